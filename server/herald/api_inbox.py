@@ -1,0 +1,100 @@
+"""Subscriber endpoints: the live stream, the inbox list, and read state."""
+from __future__ import annotations
+
+from typing import Annotated, AsyncIterator
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from herald.auth import services, subscriber_dependency
+from herald.errors import invalid_cursor, invalid_request, not_found
+from herald.fanout import BusEvent
+from herald.services import Services
+from herald.sse import SSE_HEADERS, SSEEncoder
+from herald.wire import Notification, encoder, parse_cursor
+
+
+class InboxPage(msgspec.Struct, rename="camel"):
+    items: list[Notification]
+    unread_count: int
+    cursor: str
+    next_before: str | None
+
+
+class UnreadCount(msgspec.Struct, rename="camel"):
+    unread_count: int
+
+
+class InboxController(Controller):
+    path = "/api/notifications"
+    dependencies = subscriber_dependency
+    tags = ["subscriber"]
+
+    @get("/stream", media_type="text/event-stream")
+    async def stream(
+        self,
+        request: Request,
+        user_id: str,
+        last_event_id_query: Annotated[str | None, Parameter(query="lastEventId", max_length=32)] = None,
+        last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID", max_length=32)] = None,
+    ) -> Stream:
+        """Server-Sent Events: ``ready``, ``notification``, ``read`` and ``reset``; resume with ``Last-Event-ID``."""
+        # The header wins: it is what the browser sends on its own reconnects.
+        resume = parse_cursor(last_event_id, "Last-Event-ID")
+        if resume is None:
+            resume = parse_cursor(last_event_id_query, "lastEventId")
+        frames = services(request).gateway.stream(user_id, resume, SSEEncoder(), "sse")
+
+        async def body() -> AsyncIterator[bytes]:
+            async for batch in frames:
+                yield batch[0] if len(batch) == 1 else b"".join(batch)
+
+        return Stream(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    @get("/")
+    async def list_items(
+        self,
+        request: Request,
+        user_id: str,
+        since: Annotated[str | None, Parameter(max_length=32)] = None,
+        before: Annotated[str | None, Parameter(max_length=32)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> InboxPage:
+        """The inbox: the newest page, items after ``since`` (oldest first), or before ``before`` (newest first)."""
+        since_seq, before_seq = parse_cursor(since, "since"), parse_cursor(before, "before")
+        if since_seq is not None and before_seq is not None:
+            raise invalid_request("Give either 'since' or 'before', not both.")
+        s = services(request)
+        newest = await s.inbox.last_seq(user_id)
+        if (since_seq or 0) > newest or (before_seq or 0) > newest + 1:
+            raise invalid_cursor("The cursor is ahead of this inbox: it was not issued for this user.")
+        page = await s.inbox.page(user_id, since=since_seq, before=before_seq, limit=limit)
+        if page.seqs:
+            cursor = max(page.seqs)
+        else:
+            cursor = since_seq if since_seq is not None else newest if before_seq is None else 0
+        next_before = str(min(page.seqs)) if since_seq is None and len(page.seqs) == limit else None
+        return InboxPage(page.items, page.unread, str(cursor), next_before)
+
+    @post("/read-all", status_code=200)
+    async def read_all(self, request: Request, user_id: str) -> UnreadCount:
+        """Mark every item read, on every tab and device of this user."""
+        return await _mark(services(request), user_id, None)
+
+    @post("/{item_id:str}/read", status_code=200)
+    async def read_one(self, request: Request, user_id: str, item_id: Annotated[str, Parameter(max_length=64)]) -> UnreadCount:
+        """Mark one item read, on every tab and device of this user."""
+        return await _mark(services(request), user_id, [item_id])
+
+
+async def _mark(s: Services, user_id: str, item_ids: list[str] | None) -> UnreadCount:
+    result = await s.inbox.mark_read(user_id, item_ids)
+    if result is None:
+        raise not_found("No such notification in your inbox.")
+    changed, unread = result
+    if changed or item_ids is None:
+        body = {"all": True, "unreadCount": unread} if item_ids is None else {"ids": changed, "unreadCount": unread}
+        await s.fanout.publish([BusEvent("read", user_id, 0, -1, encoder.encode(body))])
+    return UnreadCount(unread)

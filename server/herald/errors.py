@@ -1,0 +1,138 @@
+"""The one error catalogue and the one place that writes error responses.
+
+Every error leaves Herald as ``{"error": "<stable_code>", "message": "..."}``.
+Codes are part of the public contract: clients branch on them, so they never
+change meaning; messages are for humans and may be reworded.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+log = logging.getLogger("herald.errors")
+
+
+class HeraldError(Exception):
+    """An error with a stable code, an HTTP status and a human message."""
+
+    def __init__(self, code: str, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def invalid_request(message: str) -> HeraldError:
+    return HeraldError("invalid_request", 400, message)
+
+
+def invalid_cursor(message: str = "The cursor is not one this inbox issued.") -> HeraldError:
+    return HeraldError("invalid_cursor", 400, message)
+
+
+def unauthorized(message: str = "Missing or invalid credentials.") -> HeraldError:
+    return HeraldError("unauthorized", 401, message, {"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(message: str) -> HeraldError:
+    return HeraldError("forbidden", 403, message)
+
+
+def not_found(message: str = "No such resource.") -> HeraldError:
+    return HeraldError("not_found", 404, message)
+
+
+def too_many_requests(message: str, retry_after_seconds: int) -> HeraldError:
+    return HeraldError("rate_limited", 429, message, {"Retry-After": str(max(1, retry_after_seconds))})
+
+
+def unavailable(message: str, retry_after_seconds: int = 5) -> HeraldError:
+    return HeraldError("unavailable", 503, message, {"Retry-After": str(retry_after_seconds)})
+
+
+# Litestar's own HTTP exceptions, mapped to stable codes by status.
+_STATUS_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def error_response(code: str, status: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(
+        content={"error": code, "message": message},
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers or {},
+    )
+
+
+def _herald(_: Request, exc: HeraldError) -> Response[Any]:
+    return error_response(exc.code, exc.status, exc.message, exc.headers)
+
+
+def _validation(_: Request, exc: ValidationException) -> Response[Any]:
+    detail = exc.detail or "Invalid request."
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    if "JSON is malformed" in detail or "malformed" in detail.lower():
+        return error_response("invalid_json", 400, "The request body is not valid JSON.")
+    if extra:
+        first = extra[0]
+        message = first.get("message", detail) if isinstance(first, dict) else str(first)
+        key = first.get("key") if isinstance(first, dict) else None
+        source = first.get("source") if isinstance(first, dict) else None
+        if key and source in ("query", "path", "header", "cookie"):
+            message = f"{source} parameter {key!r}: {message}"
+        return error_response("invalid_request", 400, message)
+    return error_response("invalid_request", 400, detail)
+
+
+def _http(_: Request, exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    code = _STATUS_CODES.get(status, "invalid_request" if status < 500 else "internal_error")
+    message = exc.detail if exc.detail and exc.detail != str(status) else code.replace("_", " ").capitalize() + "."
+    if status == 413:
+        message = "The request body is too large."
+    headers = dict(exc.headers or {})
+    return error_response(code, status, message, headers)
+
+
+def _database(_: Request, exc: Exception) -> Response[Any]:
+    log.warning("database unavailable: %s", exc)
+    return error_response("unavailable", 503, "The database is unavailable; try again shortly.", {"Retry-After": "5"})
+
+
+def _unexpected(request: Request, exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response("internal_error", 500, "Something went wrong on our side.")
+
+
+def _msgspec(_: Request, exc: msgspec.DecodeError) -> Response[Any]:
+    return error_response("invalid_json", 400, "The request body is not valid JSON.")
+
+
+EXCEPTION_HANDLERS = {
+    HeraldError: _herald,
+    ValidationException: _validation,
+    HTTPException: _http,
+    msgspec.DecodeError: _msgspec,
+    OperationalError: _database,
+    InterfaceError: _database,
+    PoolTimeout: _database,
+    ConnectionError: _database,
+    Exception: _unexpected,
+}

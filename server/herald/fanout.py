@@ -1,0 +1,104 @@
+"""The fan-out bus: carries committed inbox writes to the connections that want them.
+
+Contract for every implementation:
+
+- Live-only. The bus never stores anything; the database is the history. An
+  event lost here (a full queue, Redis down, a process dying) is recovered by
+  the gateway from the inbox, because every event names its per-user sequence.
+- Per-user order is *not* promised: two publishers may reach the bus in the
+  other order. The gateway's cursor never moves past a missing sequence number.
+- ``publish`` never blocks on a slow consumer: it only hands events to
+  per-connection queues (``Listener.offer`` is synchronous and cheap).
+
+``InProcessFanout`` is the embedded default and serves one process only: a
+second Herald process would not see its events. Set ``HERALD_REDIS_URL`` to
+run more than one.
+
+Why not ``litestar.channels``: its subscribers are FIFO queues, each drained by
+its own task; Herald needs a per-connection *priority* queue that the bus can
+offer to synchronously, with the cursor bookkeeping beside it.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Literal, Protocol, Sequence
+
+import msgspec
+
+
+class BusEvent(msgspec.Struct, array_like=True, frozen=True):
+    """What travels on the bus. ``seq`` is 0 for events outside the inbox order (read changes)."""
+
+    kind: Literal["notification", "read"]
+    user_id: str
+    seq: int
+    rank: int
+    payload: bytes
+
+
+class Listener(Protocol):
+    def offer(self, event: BusEvent) -> None: ...
+
+
+class Fanout(abc.ABC):
+    """Keeps this process's listeners per user; subclasses move events between processes."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, set[Listener]] = {}
+        self._count = 0
+
+    @property
+    def connections(self) -> int:
+        return self._count
+
+    def attach(self, user_id: str, listener: Listener) -> None:
+        self._listeners.setdefault(user_id, set()).add(listener)
+        self._count += 1
+
+    def detach(self, user_id: str, listener: Listener) -> None:
+        listeners = self._listeners.get(user_id)
+        if listeners is None or listener not in listeners:
+            return
+        listeners.discard(listener)
+        self._count -= 1
+        if not listeners:
+            del self._listeners[user_id]
+
+    def online_here(self, user_id: str) -> bool:
+        return user_id in self._listeners
+
+    def deliver_local(self, events: Sequence[BusEvent]) -> int:
+        """Offer each event to this process's listeners of its user; returns how many offers were made."""
+        offers = 0
+        listeners_of = self._listeners.get
+        for event in events:
+            listeners = listeners_of(event.user_id)
+            if listeners:
+                for listener in tuple(listeners):
+                    listener.offer(event)
+                offers += len(listeners)
+        return offers
+
+    async def start(self) -> None:
+        """Connect to whatever carries events between processes."""
+
+    async def stop(self) -> None:
+        """Release connections; listeners are closed by their own streams."""
+
+    async def ping(self) -> None:
+        """Raise if the bus cannot carry events right now."""
+
+    @abc.abstractmethod
+    async def publish(self, events: Sequence[BusEvent]) -> None:
+        """Send committed events to every process's listeners."""
+
+
+class InProcessFanout(Fanout):
+    """One process only: publishing is a direct hand-off to local listeners."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delivered = 0
+
+    async def publish(self, events: Sequence[BusEvent]) -> None:
+        self.delivered += self.deliver_local(events)

@@ -1,0 +1,246 @@
+"""The one subscribe loop every transport shares, and the per-connection queue behind it.
+
+A connection's *cursor* is the highest per-user sequence number such that
+every earlier item has been written to it (or is known not to exist: moved by
+a group update, or never committed). Items wait in a bounded priority queue,
+so an urgent item may be written before older ones; the cursor it carries then
+stays behind them (design section 6). Three things refill the queue from the
+inbox, through one mechanism (``replay_after``): a resume, an overflow of the
+queue (slow consumer: drop everything queued and re-read from the cursor,
+never block the publisher), and a gap (a sequence number that the bus has not
+brought within ``gap_fill_seconds``).
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from typing import AsyncIterator, Protocol
+
+from herald.fanout import BusEvent, Fanout
+from herald.inbox import Inbox
+from herald.metrics import Metrics
+
+REPLAY_PAGE = 200
+MAX_FRAMES_PER_WRITE = 256
+
+
+class Encoder(Protocol):
+    """What a transport supplies: bytes (or text) for each kind of event."""
+
+    def opening(self, retry_ms: int, cursor: int, unread: int) -> bytes: ...
+    def notification(self, cursor: int, payload: bytes) -> bytes: ...
+    def read(self, payload: bytes) -> bytes: ...
+    def reset(self, cursor: int) -> bytes: ...
+    def heartbeat(self) -> bytes: ...
+
+
+class Connection:
+    """Per-connection state; ``offer`` is called by the bus and never blocks."""
+
+    def __init__(self, user_id: str, limit: int) -> None:
+        self.user_id = user_id
+        self.cursor = 0
+        self.limit = limit
+        self.overflows = 0
+        self.replay_after: int | None = None
+        self.replay_until: int | None = None
+        self.gap_since: float | None = None
+        self._known: set[int] = set()  # seqs > cursor that are queued, written or absent
+        self._done: set[int] = set()  # seqs > cursor that are written or absent
+        self._max_known = 0
+        self._heap: list[tuple[int, int, BusEvent]] = []
+        self._order = itertools.count()
+        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def queued(self) -> int:
+        return len(self._heap)
+
+    def start(self, cursor: int) -> None:
+        """Set the resume point; anything the bus brought at or before it is dropped."""
+        self.cursor = cursor
+        self._heap = [entry for entry in self._heap if entry[2].kind != "notification" or entry[2].seq > cursor]
+        heapq.heapify(self._heap)
+        self._known = {seq for seq in self._known if seq > cursor}
+        self._done = {seq for seq in self._done if seq > cursor}
+        self._note_gap()
+
+    def offer(self, event: BusEvent) -> None:
+        if event.kind == "notification":
+            seq = event.seq
+            if seq <= self.cursor or seq in self._known:
+                return
+            if len(self._heap) >= self.limit:
+                self._overflow()
+                return
+            self._queue(seq, event)
+            self._note_gap()
+        else:
+            heapq.heappush(self._heap, (-1, next(self._order), event))
+        self._wake()
+
+    def add_replayed(self, rows: list[tuple[int, int, bytes]], after: int, until: int) -> None:
+        """Queue rows read from the inbox; every seq in (after, until] not among them does not exist."""
+        for seq, rank, payload in rows:
+            if seq > self.cursor and seq not in self._known:
+                self._queue(seq, BusEvent("notification", self.user_id, seq, rank, payload))
+        for seq in range(max(after, self.cursor) + 1, until + 1):
+            if seq not in self._known:
+                self._known.add(seq)
+                self._done.add(seq)
+        self._advance()
+        self._note_gap()
+
+    def drain(self, encoder: Encoder) -> list[bytes]:
+        """Pop what is queued, most urgent first, and encode it with the cursor each frame may carry."""
+        frames: list[bytes] = []
+        heap = self._heap
+        while heap and len(frames) < MAX_FRAMES_PER_WRITE:
+            event = heapq.heappop(heap)[2]
+            if event.kind != "notification":
+                frames.append(encoder.read(event.payload))
+                continue
+            self._done.add(event.seq)
+            self._advance()
+            frames.append(encoder.notification(self.cursor, event.payload))
+        return frames
+
+    def gap_due(self, now: float, after_seconds: float) -> float | None:
+        """When a gap should be filled from the inbox (None: no gap)."""
+        if self.gap_since is None:
+            return None
+        return self.gap_since + after_seconds
+
+    def fill_gap(self) -> None:
+        self.gap_since = None
+        if self.replay_after is None:
+            self.replay_after, self.replay_until = self.cursor, self._max_known
+
+    async def wait(self, timeout: float) -> None:
+        if self._heap:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _settle, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def _queue(self, seq: int, event: BusEvent) -> None:
+        self._known.add(seq)
+        if seq > self._max_known:
+            self._max_known = seq
+        heapq.heappush(self._heap, (event.rank, seq, event))
+
+    def _overflow(self) -> None:
+        self.overflows += 1
+        self._heap = [entry for entry in self._heap if entry[2].kind != "notification"]
+        self._known = set(self._done)
+        self._max_known = max(self._done, default=self.cursor)
+        self.replay_after, self.replay_until = self.cursor, None
+        self._wake()
+
+    def _advance(self) -> None:
+        done = self._done
+        cursor = self.cursor
+        while cursor + 1 in done:
+            cursor += 1
+            done.discard(cursor)
+            self._known.discard(cursor)
+        self.cursor = cursor
+        if self.gap_since is not None and not self._has_gap():
+            self.gap_since = None
+
+    def _has_gap(self) -> bool:
+        return self._max_known - self.cursor > len(self._known)
+
+    def _note_gap(self) -> None:
+        if self.gap_since is None and self._has_gap():
+            self.gap_since = time.monotonic()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class Gateway:
+    def __init__(self, inbox: Inbox, fanout: Fanout, metrics: Metrics, *, heartbeat_seconds: float,
+                 retry_milliseconds: int, queue_limit: int, gap_fill_seconds: float) -> None:
+        self.inbox = inbox
+        self.fanout = fanout
+        self.metrics = metrics
+        self.heartbeat_seconds = heartbeat_seconds
+        self.retry_milliseconds = retry_milliseconds
+        self.queue_limit = queue_limit
+        self.gap_fill_seconds = gap_fill_seconds
+
+    async def stream(self, user_id: str, resume: int | None, encoder: Encoder, transport: str) -> AsyncIterator[list[bytes]]:
+        """Yield batches of encoded frames for one connection until the client goes away."""
+        conn = Connection(user_id, self.queue_limit)
+        # Attach before reading the inbox, so nothing committed in between is missed.
+        self.fanout.attach(user_id, conn)
+        gauge = self.metrics.connections.labels(transport)
+        gauge.inc()
+        delivered = self.metrics.deliveries.labels(transport)
+        try:
+            start = await self.inbox.stream_start(user_id)
+            reset = resume is not None and (resume > start.last_seq or resume < start.pruned_seq)
+            cursor = start.last_seq if resume is None or reset else resume
+            conn.start(cursor)
+            if cursor < start.last_seq:
+                conn.replay_after, conn.replay_until = cursor, start.last_seq
+            opening = [encoder.opening(self.retry_milliseconds, cursor, start.unread)]
+            if reset:
+                self.metrics.resets.inc()
+                opening.append(encoder.reset(cursor))
+            yield opening
+            last_write = time.monotonic()
+            while True:
+                if conn.replay_after is not None and conn.queued < REPLAY_PAGE:
+                    await self._replay_page(conn)
+                frames = conn.drain(encoder)
+                if frames:
+                    delivered.inc(len(frames))
+                    yield frames
+                    last_write = time.monotonic()
+                    continue
+                now = time.monotonic()
+                gap_at = conn.gap_due(now, self.gap_fill_seconds)
+                if gap_at is not None and gap_at <= now:
+                    conn.fill_gap()
+                    continue
+                wake_at = last_write + self.heartbeat_seconds
+                if wake_at <= now:
+                    yield [encoder.heartbeat()]
+                    last_write = now
+                    continue
+                if conn.replay_after is None:
+                    await conn.wait(min(wake_at, gap_at or wake_at) - now)
+        finally:
+            self.fanout.detach(user_id, conn)
+            gauge.dec()
+            if conn.overflows:
+                self.metrics.overflows.inc(conn.overflows)
+
+    async def _replay_page(self, conn: Connection) -> None:
+        after, until = conn.replay_after, conn.replay_until
+        assert after is not None
+        start = max(after, conn.cursor)
+        rows = await self.inbox.items_after(conn.user_id, start, REPLAY_PAGE, until)
+        if len(rows) == REPLAY_PAGE:
+            covered = rows[-1][0]
+            conn.replay_after = covered
+        else:
+            covered = until if until is not None else (rows[-1][0] if rows else start)
+            conn.replay_after = conn.replay_until = None
+        conn.add_replayed(rows, start, covered)

@@ -1,0 +1,242 @@
+"""Each user's inbox: the durable history every transport replays from.
+
+Writes allocate the per-user sequence under the user row's lock (an upsert
+``last_seq = last_seq + 1 ... RETURNING``), so committed sequence numbers are
+contiguous per user and a higher committed number proves every lower one is
+committed too. The gateway's cursor logic relies on exactly that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from herald.db import Database
+from herald.models import inbox_items, notifications, users
+from herald.wire import PRIORITY_RANK, Notification, encoder
+
+CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-parameter limit
+MAX_ACTORS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One inbox write, ready for the bus: ``payload`` is the notification's JSON."""
+
+    user_id: str
+    seq: int
+    rank: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    last_seq: int
+    pruned_seq: int
+    unread: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Notification]
+    seqs: list[int]
+    unread: int
+
+
+_ITEM_COLUMNS = (
+    inbox_items.c.seq,
+    inbox_items.c.id,
+    inbox_items.c.read,
+    inbox_items.c.group_count,
+    inbox_items.c.actors,
+    notifications.c.type,
+    notifications.c.title,
+    notifications.c.body,
+    notifications.c.priority,
+    notifications.c.created_at,
+    notifications.c.group_key,
+    notifications.c.url,
+    notifications.c.data,
+)
+
+
+def _item(row: Row[Any]) -> Notification:
+    return Notification(
+        id=row.id, type=row.type, title=row.title, body=row.body, priority=row.priority,
+        timestamp=row.created_at, read=bool(row.read), group_key=row.group_key, url=row.url,
+        data=row.data, group_count=row.group_count, actors=row.actors,
+    )
+
+
+class Inbox:
+    def __init__(self, db: Database, group_window_seconds: int) -> None:
+        self.db = db
+        self.group_window_ms = group_window_seconds * 1000
+
+    async def deliver(self, conn: AsyncConnection, note: dict[str, Any], user_ids: Sequence[str]) -> list[Delivery]:
+        """Put ``note`` (already inserted) into each user's inbox inside the caller's transaction."""
+        if not user_ids:
+            return []
+        seqs = await self._allocate(conn, sorted(set(user_ids)), note["created_at"])
+        grouped = await self._open_groups(conn, note, list(seqs)) if note["group_key"] else {}
+        rank = PRIORITY_RANK[note["priority"]]
+        deliveries: list[Delivery] = []
+        fresh = [user for user in seqs if user not in grouped]
+        if fresh:
+            await self._insert_items(conn, note, fresh, seqs)
+            shared = encoder.encode(self._wire(note, note["id"], 1, [note["actor"]] if note["actor"] else None))
+            deliveries.extend(Delivery(user, seqs[user], rank, shared) for user in fresh)
+        for user, (item_id, count, actors) in grouped.items():
+            await conn.execute(
+                update(inbox_items)
+                .where(inbox_items.c.user_id == user, inbox_items.c.id == item_id)
+                .values(seq=seqs[user], notification_id=note["id"], group_count=count, actors=actors,
+                        updated_at=note["created_at"])
+            )
+            deliveries.append(Delivery(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors))))
+        return deliveries
+
+    async def _allocate(self, conn: AsyncConnection, user_ids: list[str], now: int) -> dict[str, int]:
+        seqs: dict[str, int] = {}
+        for start in range(0, len(user_ids), CHUNK):
+            chunk = user_ids[start:start + CHUNK]
+            stmt = self.db.insert(users).values(
+                [{"user_id": u, "last_seq": 1, "pruned_seq": 0, "created_at": now} for u in chunk]
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[users.c.user_id], set_={"last_seq": users.c.last_seq + 1}
+            ).returning(users.c.user_id, users.c.last_seq)
+            for user_id, seq in (await conn.execute(stmt)).all():
+                seqs[user_id] = seq
+        return seqs
+
+    async def _open_groups(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str]) -> dict[str, tuple[str, int, list[str] | None]]:
+        """Unread items of the same group inside the window, per user: (item id, new count, new actors)."""
+        found: dict[str, tuple[str, int, list[str] | None]] = {}
+        since = note["created_at"] - self.group_window_ms
+        for start in range(0, len(user_ids), CHUNK):
+            chunk = user_ids[start:start + CHUNK]
+            rows = await conn.execute(
+                select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.group_count, inbox_items.c.actors)
+                .where(inbox_items.c.user_id.in_(chunk), inbox_items.c.group_key == note["group_key"],
+                       inbox_items.c.read.is_(False), inbox_items.c.created_at >= since)
+            )
+            for row in rows:
+                actors = list(row.actors or [])
+                if note["actor"]:
+                    actors = [note["actor"]] + [a for a in actors if a != note["actor"]]
+                found[row.user_id] = (row.id, row.group_count + 1, actors[:MAX_ACTORS] or None)
+        return found
+
+    async def _insert_items(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str], seqs: dict[str, int]) -> None:
+        actors = [note["actor"]] if note["actor"] else None
+        for start in range(0, len(user_ids), CHUNK):
+            await conn.execute(inbox_items.insert().values([
+                {"user_id": u, "id": note["id"], "seq": seqs[u], "notification_id": note["id"],
+                 "group_key": note["group_key"], "group_count": 1, "actors": actors, "read": False,
+                 "created_at": note["created_at"], "updated_at": note["created_at"]}
+                for u in user_ids[start:start + CHUNK]
+            ]))
+
+    @staticmethod
+    def _wire(note: dict[str, Any], item_id: str, count: int, actors: list[str] | None) -> Notification:
+        return Notification(
+            id=item_id, type=note["type"], title=note["title"], body=note["body"], priority=note["priority"],
+            timestamp=note["created_at"], read=False, group_key=note["group_key"], url=note["url"],
+            data=note["data"], group_count=count, actors=actors,
+        )
+
+    async def stream_start(self, user_id: str) -> StreamStart:
+        async with self.db.read() as conn:
+            row = (await conn.execute(
+                select(users.c.last_seq, users.c.pruned_seq).where(users.c.user_id == user_id)
+            )).first()
+            unread = await self._unread(conn, user_id)
+        return StreamStart(row.last_seq if row else 0, row.pruned_seq if row else 0, unread)
+
+    async def items_after(self, user_id: str, after: int, limit: int, until: int | None = None) -> list[tuple[int, int, bytes]]:
+        """(seq, rank, payload) of items with ``after < seq <= until``, oldest first."""
+        conditions = [inbox_items.c.user_id == user_id, inbox_items.c.seq > after]
+        if until is not None:
+            conditions.append(inbox_items.c.seq <= until)
+        async with self.db.read() as conn:
+            rows = await conn.execute(self._join().where(*conditions).order_by(inbox_items.c.seq).limit(limit))
+            return [(row.seq, PRIORITY_RANK[row.priority], encoder.encode(_item(row))) for row in rows]
+
+    async def page(self, user_id: str, *, since: int | None, before: int | None, limit: int) -> Page:
+        query = self._join().where(inbox_items.c.user_id == user_id)
+        if since is not None:
+            query = query.where(inbox_items.c.seq > since).order_by(inbox_items.c.seq)
+        else:
+            if before is not None:
+                query = query.where(inbox_items.c.seq < before)
+            query = query.order_by(inbox_items.c.seq.desc())
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query.limit(limit))).all()
+            unread = await self._unread(conn, user_id)
+        return Page([_item(row) for row in rows], [row.seq for row in rows], unread)
+
+    async def last_seq(self, user_id: str) -> int:
+        async with self.db.read() as conn:
+            value = (await conn.execute(select(users.c.last_seq).where(users.c.user_id == user_id))).scalar()
+        return value or 0
+
+    async def mark_read(self, user_id: str, item_ids: Iterable[str] | None) -> tuple[list[str], int] | None:
+        """Mark the given items (or all, for ``None``) read. Returns (ids changed, unread) or None if an id is unknown."""
+        async with self.db.write() as conn:
+            where = [inbox_items.c.user_id == user_id]
+            if item_ids is not None:
+                wanted = list(item_ids)
+                where.append(inbox_items.c.id.in_(wanted))
+                existing = (await conn.execute(select(func.count()).select_from(inbox_items).where(*where))).scalar()
+                if existing != len(set(wanted)):
+                    return None
+            changed = [r.id for r in await conn.execute(
+                select(inbox_items.c.id).where(*where, inbox_items.c.read.is_(False))
+            )]
+            if changed:
+                await conn.execute(update(inbox_items).where(*where, inbox_items.c.read.is_(False)).values(read=True))
+            unread = await self._unread(conn, user_id)
+        return changed, unread
+
+    async def unread_count(self, user_id: str) -> int:
+        async with self.db.read() as conn:
+            return await self._unread(conn, user_id)
+
+    async def prune(self, older_than_ms: int) -> int:
+        """Delete items last updated before the cutoff; remember the highest deleted seq per user."""
+        async with self.db.write() as conn:
+            doomed = and_(inbox_items.c.updated_at < older_than_ms)
+            highest = (await conn.execute(
+                select(inbox_items.c.user_id, func.max(inbox_items.c.seq).label("seq"))
+                .where(doomed).group_by(inbox_items.c.user_id)
+            )).all()
+            for row in highest:
+                await conn.execute(
+                    update(users).where(users.c.user_id == row.user_id, users.c.pruned_seq < row.seq)
+                    .values(pruned_seq=row.seq)
+                )
+            removed = (await conn.execute(delete(inbox_items).where(doomed))).rowcount or 0
+            referenced = select(inbox_items.c.notification_id).where(
+                inbox_items.c.notification_id == notifications.c.id
+            ).exists()
+            await conn.execute(
+                delete(notifications).where(notifications.c.created_at < older_than_ms, ~referenced)
+            )
+        return removed
+
+    @staticmethod
+    def _join() -> Any:
+        return select(*_ITEM_COLUMNS).select_from(
+            inbox_items.join(notifications, inbox_items.c.notification_id == notifications.c.id)
+        )
+
+    @staticmethod
+    async def _unread(conn: AsyncConnection, user_id: str) -> int:
+        return (await conn.execute(
+            select(func.count()).select_from(inbox_items)
+            .where(inbox_items.c.user_id == user_id, inbox_items.c.read.is_(False))
+        )).scalar() or 0

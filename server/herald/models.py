@@ -1,0 +1,122 @@
+"""Tables. The database is the one source of truth for history; the bus is live-only.
+
+SQLite and PostgreSQL share these definitions, one code path and one set of
+Alembic migrations. Times are integer milliseconds since the epoch, the unit
+the wire format uses, so nothing is converted on the hot path.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# One row per known user. ``last_seq`` is the per-user sequence: every new or
+# updated inbox item takes ``last_seq + 1`` under the row's lock, so committed
+# sequence numbers are contiguous. ``pruned_seq`` is the highest sequence number
+# retention has deleted: a resume from below it cannot be exact and gets ``reset``.
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False, default=0),
+    Column("pruned_seq", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("type", String(100), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("priority", String(8), nullable=False),
+    Column("group_key", String(200)),
+    Column("url", String(2048)),
+    Column("data", JSON),
+    Column("actor", String(100)),
+    Column("target", JSON, nullable=False),
+    Column("recipients", Integer, nullable=False),
+    Column("producer", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False, index=True),
+)
+
+# An item in one user's inbox. Its ``id`` is the id of the notification that
+# created it and stays stable when later notifications of the same group update
+# it in place; each update takes a new ``seq`` so that a resume replays it.
+inbox_items = Table(
+    "inbox_items",
+    metadata,
+    Column("user_id", String(128), nullable=False),
+    Column("id", String(26), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("notification_id", String(26), ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False),
+    Column("group_key", String(200)),
+    Column("group_count", Integer, nullable=False, default=1),
+    Column("actors", JSON),
+    Column("read", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "id"),
+    Index("ix_inbox_items_user_seq", "user_id", "seq", unique=True),
+    Index("ix_inbox_items_user_read", "user_id", "read"),
+    Index("ix_inbox_items_user_group", "user_id", "group_key"),
+    Index("ix_inbox_items_updated_at", "updated_at"),
+    Index("ix_inbox_items_notification", "notification_id"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_name", String(128), ForeignKey("groups.name", ondelete="CASCADE"), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    PrimaryKeyConstraint("group_name", "user_id"),
+)
+
+topic_subscribers = Table(
+    "topic_subscribers",
+    metadata,
+    Column("topic", String(128), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("topic", "user_id"),
+)
+
+# The first answer to a producer's idempotency key, replayed for 24 hours.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("producer", String(64), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("notification_id", String(26), nullable=False),
+    Column("recipients", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False, index=True),
+    PrimaryKeyConstraint("producer", "key"),
+)

@@ -1,0 +1,106 @@
+"""Publishing: dedupe by idempotency key, expand the target, persist, then fan out.
+
+Persist first: the 202 is sent only after the transaction that writes the
+notification and every inbox item has committed. Fan-out comes after, and
+failing it loses nothing (connections recover from the inbox).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from herald.audience import Audience
+from herald.db import Database
+from herald.fanout import BusEvent, Fanout
+from herald.inbox import Delivery, Inbox
+from herald.metrics import Metrics
+from herald.models import idempotency_keys, notifications
+from herald.wire import PublishRequest, PublishResponse, new_id, now_ms
+
+log = logging.getLogger("herald.publish")
+
+
+class Publisher:
+    def __init__(self, db: Database, inbox: Inbox, audience: Audience, fanout: Fanout, metrics: Metrics,
+                 idempotency_seconds: int) -> None:
+        self.db = db
+        self.inbox = inbox
+        self.audience = audience
+        self.fanout = fanout
+        self.metrics = metrics
+        self.idempotency_ms = idempotency_seconds * 1000
+
+    async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
+        with self.metrics.publish_seconds.time():
+            key = request.idempotency_key
+            if key is not None:
+                earlier = await self._earlier_answer(producer, key)
+                if earlier is not None:
+                    self.metrics.idempotent_replays.inc()
+                    return earlier
+            try:
+                response, deliveries = await self._persist(request, producer)
+            except IntegrityError:
+                # A concurrent publish with the same key committed first: answer as it did.
+                earlier = await self._earlier_answer(producer, key) if key else None
+                if earlier is None:
+                    raise
+                self.metrics.idempotent_replays.inc()
+                return earlier
+            self.metrics.publishes.labels(_target_kind(request)).inc()
+            self.metrics.inbox_writes.inc(len(deliveries))
+            await self.fan_out(deliveries)
+            return response
+
+    async def fan_out(self, deliveries: list[Delivery]) -> None:
+        events = [BusEvent("notification", d.user_id, d.seq, d.rank, d.payload) for d in deliveries]
+        try:
+            await self.fanout.publish(events)
+        except Exception:  # noqa: BLE001 - the inbox has it; streams recover on resume or gap fill
+            log.exception("fan-out failed for %d deliveries; clients will recover from the inbox", len(events))
+
+    async def _persist(self, request: PublishRequest, producer: str) -> tuple[PublishResponse, list[Delivery]]:
+        now = now_ms()
+        note: dict[str, Any] = {
+            "id": new_id(), "type": request.type, "title": request.title, "body": request.body,
+            "priority": request.priority, "group_key": request.group_key, "url": request.url,
+            "data": request.data, "actor": request.actor, "producer": producer, "created_at": now,
+        }
+        async with self.db.write() as conn:
+            if request.idempotency_key is not None:
+                # Claim the key first: a concurrent twin waits on this row, then fails on the primary key.
+                await conn.execute(delete(idempotency_keys).where(
+                    idempotency_keys.c.producer == producer, idempotency_keys.c.key == request.idempotency_key,
+                    idempotency_keys.c.created_at < now - self.idempotency_ms))
+                await conn.execute(idempotency_keys.insert().values(
+                    producer=producer, key=request.idempotency_key, notification_id=note["id"],
+                    recipients=0, created_at=now))
+            user_ids = await self.audience.expand(conn, request.to)
+            target = {k: v for k, v in (("users", request.to.users), ("group", request.to.group),
+                                        ("topic", request.to.topic), ("all", request.to.all)) if v is not None}
+            await conn.execute(notifications.insert().values(**note, target=target, recipients=len(user_ids)))
+            deliveries = await self.inbox.deliver(conn, note, user_ids)
+            if request.idempotency_key is not None:
+                await conn.execute(idempotency_keys.update().where(
+                    idempotency_keys.c.producer == producer, idempotency_keys.c.key == request.idempotency_key,
+                ).values(recipients=len(user_ids)))
+        return PublishResponse(note["id"], len(user_ids)), deliveries
+
+    async def _earlier_answer(self, producer: str, key: str) -> PublishResponse | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(idempotency_keys.c.notification_id, idempotency_keys.c.recipients).where(
+                idempotency_keys.c.producer == producer, idempotency_keys.c.key == key,
+                idempotency_keys.c.created_at >= now_ms() - self.idempotency_ms))).first()
+        return PublishResponse(row.notification_id, row.recipients) if row else None
+
+    async def prune_keys(self) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < now_ms() - self.idempotency_ms))
+
+
+def _target_kind(request: PublishRequest) -> str:
+    to = request.to
+    return "users" if to.users is not None else "group" if to.group is not None else "topic" if to.topic is not None else "all"

@@ -1,0 +1,82 @@
+"""The objects one Herald app is made of, wired together once from the settings."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from herald.audience import Audience
+from herald.db import Database
+from herald.fanout import Fanout, InProcessFanout
+from herald.gateway import Gateway
+from herald.inbox import Inbox
+from herald.metrics import Metrics
+from herald.publish import Publisher
+from herald.settings import Settings
+from herald.tokens import TokenSigner
+from herald.wire import now_ms
+
+log = logging.getLogger("herald")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    fanout: Fanout
+    metrics: Metrics
+    signer: TokenSigner
+    inbox: Inbox
+    audience: Audience
+    publisher: Publisher
+    gateway: Gateway
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Services":
+        db = Database(settings.effective_database_url)
+        fanout = _fanout(settings)
+        metrics = Metrics()
+        inbox = Inbox(db, settings.group_window_seconds)
+        audience = Audience(db)
+        return cls(
+            settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
+            inbox=inbox, audience=audience,
+            publisher=Publisher(db, inbox, audience, fanout, metrics, settings.idempotency_seconds),
+            gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
+                            retry_milliseconds=settings.retry_milliseconds,
+                            queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds),
+        )
+
+    async def start(self) -> None:
+        await self.fanout.start()
+        self._tasks.append(asyncio.create_task(self._prune_forever(), name="herald-prune"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.fanout.stop()
+        await self.db.close()
+
+    async def prune_once(self) -> int:
+        removed = await self.inbox.prune(now_ms() - self.settings.retention_seconds * 1000)
+        await self.publisher.prune_keys()
+        self.metrics.pruned.inc(removed)
+        return removed
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                await self.prune_once()
+            except Exception:  # noqa: BLE001 - retried next round; a failed prune only delays deletion
+                log.exception("retention prune failed")
+            await asyncio.sleep(self.settings.prune_interval_seconds)
+
+
+def _fanout(settings: Settings) -> Fanout:
+    if settings.redis_url:
+        raise NotImplementedError("Redis fan-out is not available yet")
+    return InProcessFanout()

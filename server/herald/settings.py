@@ -1,0 +1,167 @@
+"""One settings object, built once from ``HERALD_*`` environment variables.
+
+Every field documents its unit in its name. Bad values fail loudly at start
+(``SettingsError``) rather than surfacing as odd behaviour under load.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal, Mapping
+
+import msgspec
+
+PREFIX = "HERALD_"
+
+# The big browser vendors' push services; production subscriptions must point here.
+DEFAULT_PUSH_HOSTS = (
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "push.services.mozilla.com",
+    "web.push.apple.com",
+    "api.push.apple.com",
+    "wns2-par02p.notify.windows.com",
+    "notify.windows.com",
+)
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    env: Literal["development", "production"] = "development"
+    """``production`` turns off demo conveniences and requires a secret and API keys."""
+
+    database_url: str = ""
+    """SQLAlchemy async URL. Empty: a SQLite file ``herald.db`` in ``data_dir``."""
+
+    redis_url: str = ""
+    """Empty: in-process fan-out (one process only). Set: Redis fan-out."""
+
+    secret: str = ""
+    """Signing key for subscriber tokens and session cookies. Empty in development: one kept in ``data_dir``."""
+
+    api_keys: tuple[str, ...] = ()
+    """Producer API keys (comma-separated in the environment). Empty in development: one kept in ``data_dir``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    data_dir: str = "data"
+    """Directory for the SQLite file and generated keys."""
+
+    heartbeat_seconds: float = 15.0
+    """Longest silence on a stream before a comment line is sent."""
+
+    retry_milliseconds: int = 2000
+    """The SSE ``retry:`` hint: how long a browser waits before reconnecting."""
+
+    retention_seconds: int = 30 * 24 * 3600
+    """Inbox items older than this are pruned; resuming from before them gives ``reset``."""
+
+    prune_interval_seconds: float = 300.0
+    """How often the retention pruner runs."""
+
+    group_window_seconds: int = 3600
+    """Items with the same ``groupKey`` for one user collapse while the first is unread and younger than this."""
+
+    connection_queue_limit: int = 1000
+    """Events that may wait for one slow connection before it is dropped to a resume from the database."""
+
+    gap_fill_seconds: float = 1.0
+    """How long a connection waits for a missing sequence number on the bus before reading it from the database."""
+
+    token_ttl_seconds: int = 3600
+    """Default lifetime of a minted subscriber token."""
+
+    max_token_ttl_seconds: int = 30 * 24 * 3600
+    """Longest lifetime a producer may ask for."""
+
+    session_ttl_seconds: int = 7 * 24 * 3600
+    """Lifetime of the browser session cookie."""
+
+    max_body_bytes: int = 64 * 1024
+    """Largest request body accepted (413 beyond)."""
+
+    idempotency_seconds: int = 24 * 3600
+    """How long an ``idempotencyKey`` answers with the first response."""
+
+    push_endpoint_hosts: tuple[str, ...] = DEFAULT_PUSH_HOSTS
+    """Hosts a production Web Push subscription may point at (comma-separated)."""
+
+    cors_origins: tuple[str, ...] = ()
+    """Other origins whose pages may call the API with credentials (comma-separated). Empty: same origin only."""
+
+    migrate_on_start: bool = True
+    """Run the Alembic upgrade when the server starts."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'herald.db'}"
+
+
+_TUPLE_FIELDS = {"api_keys", "push_endpoint_hosts", "cors_origins"}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from the environment, then apply ``overrides`` (from command-line flags)."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for field in msgspec.structs.fields(Settings):
+        value = environ.get(PREFIX + field.name.upper())
+        if value is None:
+            continue
+        if field.name in _TUPLE_FIELDS:
+            raw[field.name] = tuple(part.strip() for part in value.split(",") if part.strip())
+        else:
+            raw[field.name] = value
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"bad configuration: {exc} (environment variable {PREFIX}<FIELD>)") from exc
+    return _check(settings)
+
+
+def _check(settings: Settings) -> Settings:
+    positive = ("heartbeat_seconds", "retention_seconds", "group_window_seconds", "connection_queue_limit",
+                "token_ttl_seconds", "session_ttl_seconds", "max_body_bytes", "prune_interval_seconds",
+                "gap_fill_seconds", "retry_milliseconds")
+    for name in positive:
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be positive")
+    if not 0 < settings.port < 65536:
+        raise SettingsError(f"{PREFIX}PORT must be between 1 and 65535")
+    if settings.is_production:
+        if len(settings.secret) < 32:
+            raise SettingsError(f"{PREFIX}SECRET of at least 32 characters is required in production")
+        if not settings.api_keys:
+            raise SettingsError(f"{PREFIX}API_KEYS is required in production")
+    if settings.secret and len(settings.secret) < 16:
+        raise SettingsError(f"{PREFIX}SECRET must be at least 16 characters")
+    if not settings.secret:
+        # Development only: kept in the data directory so that sessions survive a restart.
+        settings = msgspec.structs.replace(settings, secret=_persistent_value(settings, "dev-secret"))
+    if not settings.api_keys and not settings.is_production:
+        settings = msgspec.structs.replace(settings, api_keys=(_persistent_value(settings, "dev-api-key"),))
+    return settings
+
+
+def _persistent_value(settings: Settings, name: str) -> str:
+    path = Path(settings.data_dir) / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

@@ -1,0 +1,126 @@
+"""The public wire format: request bodies, the notification as browsers see it, and ids.
+
+camelCase everywhere on the wire (``rename="camel"``); snake_case inside.
+Validation that msgspec can express lives in the types; the rest (exactly one
+target, encoded size of ``data``) in ``check_publish``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from herald.errors import invalid_cursor, invalid_request
+
+Priority = Literal["urgent", "high", "medium", "low"]
+# Lower rank is written first when several items wait for one connection.
+PRIORITY_RANK: dict[str, int] = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+
+# Product user ids, group and topic names: printable, no spaces, no separators
+# that could be confused in paths, headers or Redis channel names.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,127}$"
+Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
+NAME_RE = re.compile(NAME_PATTERN)
+
+MAX_USERS = 10_000
+MAX_DATA_BYTES = 8 * 1024
+
+
+class Target(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    users: Annotated[list[Name], msgspec.Meta(min_length=1, max_length=MAX_USERS)] | None = None
+    group: Name | None = None
+    topic: Name | None = None
+    all: bool | None = None
+
+
+class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    to: Target
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    body: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    priority: Priority = "medium"
+    group_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    url: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
+    data: dict[str, Any] | None = None
+    actor: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+
+
+class PublishResponse(msgspec.Struct, rename="camel"):
+    id: str
+    recipients: int
+
+
+def check_publish(request: PublishRequest) -> None:
+    """The rules a JSON schema cannot say: exactly one target, ``data`` size, a safe ``url``."""
+    target = request.to
+    chosen = [name for name in ("users", "group", "topic") if getattr(target, name) is not None]
+    if target.all is not None:
+        if target.all is not True:
+            raise invalid_request('"to.all" must be true when given.')
+        chosen.append("all")
+    if len(chosen) != 1:
+        raise invalid_request('"to" must have exactly one of "users", "group", "topic" or "all".')
+    if request.data is not None and len(msgspec.json.encode(request.data)) > MAX_DATA_BYTES:
+        raise invalid_request(f'"data" must be at most {MAX_DATA_BYTES} bytes when encoded as JSON.')
+    if request.url is not None and not _safe_url(request.url):
+        raise invalid_request('"url" must be a relative path or an http(s) URL.')
+
+
+def _safe_url(url: str) -> bool:
+    # A notification's url is opened on click: refuse javascript:, data: and friends.
+    if url.startswith("/") and not url.startswith("//"):
+        return True
+    return url.startswith(("https://", "http://")) and not any(ch in url for ch in "\r\n\t ")
+
+
+class Notification(msgspec.Struct, rename="camel"):
+    """One inbox item as the browser sees it (design section 4)."""
+
+    id: str
+    type: str
+    title: str
+    body: str
+    priority: str
+    timestamp: int
+    read: bool
+    group_key: str | None
+    url: str | None
+    data: dict[str, Any] | None
+    group_count: int = 1
+    actors: list[str] | None = None
+
+
+encoder = msgspec.json.Encoder()
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id() -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, so ids sort by creation time."""
+    value = (now_ms() << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+MAX_CURSOR = 2**62
+
+
+def parse_cursor(value: str | None, name: str) -> int | None:
+    """A cursor is the decimal per-user sequence number; anything else is a 400."""
+    if value is None or value == "":
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 19 or int(value) > MAX_CURSOR:
+        raise invalid_cursor(f"{name} must be a cursor that Herald issued.")
+    return int(value)
