@@ -86,19 +86,15 @@ def _herald(_: Request, exc: HeraldError) -> Response[Any]:
 
 
 def _validation(_: Request, exc: ValidationException) -> Response[Any]:
-    detail = exc.detail or "Invalid request."
     extra = exc.extra if isinstance(exc.extra, list) else []
-    if "JSON is malformed" in detail or "malformed" in detail.lower():
-        return error_response("invalid_json", 400, "The request body is not valid JSON.")
-    if extra:
-        first = extra[0]
-        message = first.get("message", detail) if isinstance(first, dict) else str(first)
-        key = first.get("key") if isinstance(first, dict) else None
-        source = first.get("source") if isinstance(first, dict) else None
-        if key and source in ("query", "path", "header", "cookie"):
-            message = f"{source} parameter {key!r}: {message}"
-        return error_response("invalid_request", 400, message)
-    return error_response("invalid_request", 400, detail)
+    first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    key, source, message = first.get("key"), first.get("source"), str(first.get("message", ""))
+    if source == "body" and key == "data" and message == "'data'":
+        return error_response("invalid_json", 400, "A JSON request body is required.")
+    if not first:
+        return error_response("invalid_request", 400, exc.detail or "Invalid request.")
+    where = f"{source} parameter {key!r}" if source in ("query", "path", "header", "cookie") else f"field {key!r}"
+    return error_response("invalid_request", 400, f"{where}: {message}" if key else message)
 
 
 def _http(_: Request, exc: HTTPException) -> Response[Any]:
@@ -107,8 +103,15 @@ def _http(_: Request, exc: HTTPException) -> Response[Any]:
     message = exc.detail if exc.detail and exc.detail != str(status) else code.replace("_", " ").capitalize() + "."
     if status == 413:
         message = "The request body is too large."
+    if status == 400 and _is_decode_error(message):
+        return error_response("invalid_json", 400, "The request body is not valid JSON.")
     headers = dict(exc.headers or {})
     return error_response(code, status, message, headers)
+
+
+def _is_decode_error(detail: str) -> bool:
+    # Litestar reports msgspec's decode failures as a plain 400 with msgspec's text.
+    return detail.startswith(("JSON is malformed", "Input data was truncated", "Invalid JSON"))
 
 
 def _database(_: Request, exc: Exception) -> Response[Any]:
