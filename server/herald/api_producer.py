@@ -14,6 +14,7 @@ from herald.auth import producer_dependency, services
 from herald.errors import HeraldError, invalid_request, not_found
 from herald.wire import MAX_USERS, NAME_PATTERN, Name, PublishRequest, PublishResponse, check_publish
 
+GROUP_BODY_BYTES = 2 * 1024 * 1024
 NameParam = Annotated[str, Parameter(pattern=NAME_PATTERN, max_length=128)]
 
 
@@ -71,7 +72,8 @@ class ProducerController(Controller):
             await s.audience.register(conn, [data.user_id])
         return TokenResponse(minted.token, minted.expires_at_iso)
 
-    @put("/groups/{name:str}", guards=[json_body])
+    # 10,000 members of up to 128 characters do not fit the 64 KiB default.
+    @put("/groups/{name:str}", guards=[json_body], request_max_body_size=GROUP_BODY_BYTES)
     async def put_group(self, request: Request, name: NameParam, data: GroupBody, producer: str) -> GroupResponse:
         """Create or replace a group's members."""
         await services(request).audience.put_group(name, data.users)

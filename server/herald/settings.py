@@ -98,6 +98,33 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     migrate_on_start: bool = True
     """Run the Alembic upgrade when the server starts."""
 
+    vapid_private_key: str = ""
+    """VAPID signing key for Web Push: PEM, or the base64url raw 32-byte scalar. Empty: one generated on first start in ``data_dir``."""
+
+    vapid_subject: str = "mailto:herald@localhost"
+    """Contact for push services (``mailto:`` or ``https:``); Apple refuses ``localhost``, so set a real one in production."""
+
+    push_priorities: tuple[str, ...] = ("urgent", "high", "medium")
+    """Priorities sent by Web Push to users with no live connection (comma-separated); others wait in the inbox."""
+
+    push_ttl_seconds: int = 24 * 3600
+    """How long a push service keeps an undelivered push, and how long Herald keeps retrying one."""
+
+    push_max_attempts: int = 8
+    """Attempts per push before Herald gives up (the notification stays in the inbox)."""
+
+    push_retry_base_seconds: float = 5.0
+    """First retry delay after a 429/5xx or network error; doubles per attempt, with jitter."""
+
+    push_retry_max_seconds: float = 3600.0
+    """Longest delay between two attempts of one push."""
+
+    push_timeout_seconds: float = 10.0
+    """Time limit of one request to a push service."""
+
+    push_icon_url: str = "/api/push/icon.png"
+    """Icon of system notifications; set your product's logo URL."""
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -109,7 +136,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'herald.db'}"
 
 
-_TUPLE_FIELDS = {"api_keys", "push_endpoint_hosts", "cors_origins"}
+_TUPLE_FIELDS = {"api_keys", "push_endpoint_hosts", "cors_origins", "push_priorities"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -146,8 +173,10 @@ def _check(settings: Settings) -> Settings:
             raise SettingsError(f"{PREFIX}SECRET of at least 32 characters is required in production")
         if not settings.api_keys:
             raise SettingsError(f"{PREFIX}API_KEYS is required in production")
-    if settings.secret and len(settings.secret) < 16:
-        raise SettingsError(f"{PREFIX}SECRET must be at least 16 characters")
+    _check_push(settings)
+    if settings.secret and len(settings.secret) < 32:
+        # HS256 wants a key at least as long as its output (RFC 7518 section 3.2).
+        raise SettingsError(f"{PREFIX}SECRET must be at least 32 characters")
     if not settings.secret:
         # Development only: kept in the data directory so that sessions survive a restart.
         settings = msgspec.structs.replace(settings, secret=_persistent_value(settings, "dev-secret"))
@@ -165,3 +194,15 @@ def _persistent_value(settings: Settings, name: str) -> str:
     path.write_text(value)
     path.chmod(0o600)
     return value
+
+
+def _check_push(settings: Settings) -> None:
+    for name in ("push_ttl_seconds", "push_max_attempts", "push_retry_base_seconds", "push_retry_max_seconds",
+                 "push_timeout_seconds"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be positive")
+    unknown = set(settings.push_priorities) - {"urgent", "high", "medium", "low"}
+    if unknown:
+        raise SettingsError(f"{PREFIX}PUSH_PRIORITIES may only name urgent, high, medium and low, not {sorted(unknown)}")
+    if not settings.vapid_subject.startswith(("mailto:", "https://")):
+        raise SettingsError(f"{PREFIX}VAPID_SUBJECT must be a mailto: or https: URL")

@@ -1,0 +1,33 @@
+"""The console command: migrate and token."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jwt
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HERALD_DATA_DIR": str(tmp_path), "HERALD_SECRET": "cli-secret-0123456789abcdef-0123456789"}
+    return subprocess.run([sys.executable, "-m", "herald.cli", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_migrate_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
+    assert (tmp_path / "herald.db").exists()
+    assert run(tmp_path, "migrate").returncode == 0
+
+
+def test_token_prints_a_subscriber_token_for_the_user(tmp_path: Path) -> None:
+    result = run(tmp_path, "token", "alice", "--ttl-seconds", "120")
+    assert result.returncode == 0
+    claims = jwt.decode(result.stdout.strip(), "cli-secret-0123456789abcdef-0123456789", algorithms=["HS256"], audience="herald:subscriber")
+    assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == 120
+
+
+def test_bad_configuration_exits_2_with_a_message(tmp_path: Path) -> None:
+    env = {**os.environ, "HERALD_DATA_DIR": str(tmp_path), "HERALD_PORT": "nope"}
+    result = subprocess.run([sys.executable, "-m", "herald.cli", "token", "a"], env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and "HERALD_" in result.stderr

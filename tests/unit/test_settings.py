@@ -1,0 +1,40 @@
+"""Settings: one object from HERALD_* variables, loud about bad values."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from herald.settings import SettingsError, load_settings
+
+
+def test_values_come_from_prefixed_environment_and_flags_override(tmp_path: Path) -> None:
+    env = {"HERALD_DATA_DIR": str(tmp_path), "HERALD_PORT": "9001", "HERALD_API_KEYS": "a-key, b-key",
+           "HERALD_HEARTBEAT_SECONDS": "2.5", "HERALD_SECRET": "s" * 32}
+    settings = load_settings(env, port=9002)
+    assert settings.port == 9002
+    assert settings.api_keys == ("a-key", "b-key")
+    assert settings.heartbeat_seconds == 2.5
+    assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
+
+
+@pytest.mark.parametrize("env", [{"HERALD_PORT": "http"}, {"HERALD_PORT": "70000"}, {"HERALD_HEARTBEAT_SECONDS": "0"},
+                                 {"HERALD_ENV": "staging"}, {"HERALD_SECRET": "short"}])
+def test_bad_values_fail_at_start(tmp_path: Path, env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        load_settings({"HERALD_DATA_DIR": str(tmp_path), **env})
+
+
+def test_production_requires_a_real_secret_and_keys(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="SECRET"):
+        load_settings({"HERALD_ENV": "production", "HERALD_DATA_DIR": str(tmp_path), "HERALD_API_KEYS": "k"})
+    with pytest.raises(SettingsError, match="API_KEYS"):
+        load_settings({"HERALD_ENV": "production", "HERALD_DATA_DIR": str(tmp_path), "HERALD_SECRET": "s" * 40})
+
+
+def test_development_keeps_its_generated_secret_and_key_across_restarts(tmp_path: Path) -> None:
+    first = load_settings({"HERALD_DATA_DIR": str(tmp_path)})
+    second = load_settings({"HERALD_DATA_DIR": str(tmp_path)})
+    assert first.secret == second.secret and len(first.secret) >= 32
+    assert first.api_keys == second.api_keys and len(first.api_keys) == 1
+    assert oct((tmp_path / "dev-secret").stat().st_mode & 0o777) == "0o600"
