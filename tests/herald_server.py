@@ -47,7 +47,7 @@ def _psql(sql: str) -> None:
 class HeraldServer:
     """Start, stop, kill and restart one ``herald serve`` process on a fixed port and database."""
 
-    def __init__(self, data_dir: Path, database_url: str = "", **env: str) -> None:
+    def __init__(self, data_dir: Path, database_url: str = "", *args: str, **env: str) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,6 +62,7 @@ class HeraldServer:
             "PYTHONUNBUFFERED": "1",
             **env,
         }
+        self.args = list(args)
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
 
@@ -69,7 +70,7 @@ class HeraldServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "herald.cli", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "herald.cli", "serve", *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -82,6 +83,13 @@ class HeraldServer:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"herald did not become ready:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill_group(self) -> None:
+        """kill -9 the server and any worker processes it started."""
+        if self.process and self.process.poll() is None:
+            for child in _children(self.process.pid):
+                os.kill(child, signal.SIGKILL)
+        self.kill()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process and self.process.poll() is None:
@@ -115,3 +123,38 @@ class HeraldServer:
                               headers=self.headers(), timeout=10)
         assert response.status_code == 200, response.text
         return response.json()["token"]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class RedisServer:
+    """A private redis-server, so tests may stop and restart it without touching the shared one."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None

@@ -113,6 +113,11 @@ class Connection:
             return None
         return self.gap_since + after_seconds
 
+    def resync(self) -> None:
+        if self.replay_after is None:
+            self.replay_after, self.replay_until = self.cursor, None
+        self._wake()
+
     def fill_gap(self) -> None:
         self.gap_since = None
         if self.replay_after is None:

@@ -1,0 +1,114 @@
+"""Several Herald processes over Redis and PostgreSQL: real processes, real faults."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.herald_server import HeraldServer, RedisServer, create_postgres_database, drop_postgres_database
+from tests.sse_client import open_stream
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[HeraldServer, HeraldServer]]:
+    database = create_postgres_database()
+    a = HeraldServer(tmp_path / "a", database, HERALD_REDIS_URL=redis_server.url).start()
+    b = HeraldServer(tmp_path / "b", database, HERALD_REDIS_URL=redis_server.url, HERALD_MIGRATE_ON_START="false").start()
+    yield a, b
+    a.stop()
+    b.stop()
+    drop_postgres_database(database)
+
+
+async def test_published_on_one_node_arrives_on_the_other(cluster: tuple[HeraldServer, HeraldServer], user_id: str) -> None:
+    a, b = cluster
+    async with open_stream(b.url, b.token(user_id)) as on_b, open_stream(a.url, a.token(user_id)) as on_a:
+        await on_b.until("ready")
+        await on_a.until("ready")
+        sent = a.publish(to={"users": [user_id]}, type="t", title="cross-node")["id"]
+        assert (await on_b.until("notification")).json()["id"] == sent
+        assert (await on_a.until("notification")).json()["id"] == sent
+        # Read state crosses nodes too.
+        httpx.post(f"{b.url}/api/notifications/{sent}/read", headers={"Authorization": f"Bearer {b.token(user_id)}"})
+        assert (await on_a.until("read")).json() == {"ids": [sent], "unreadCount": 0}
+
+
+async def test_kill_9_of_a_node_mid_stream_loses_nothing_on_resume_elsewhere(cluster: tuple[HeraldServer, HeraldServer], user_id: str) -> None:
+    a, b = cluster
+    total = 1000
+    token = a.token(user_id)
+    published: list[str] = []
+
+    def publish_all() -> None:
+        with httpx.Client(base_url=a.url, headers=a.headers(), timeout=30) as client:
+            for i in range(total):
+                response = client.post("/api/publish", json={"to": {"users": [user_id]}, "type": "t", "title": f"#{i}"})
+                assert response.status_code == 202
+                published.append(response.json()["id"])
+
+    received: list[str] = []
+    async with open_stream(b.url, token, last_event_id="0") as on_b:
+        await on_b.until("ready")
+        producer = threading.Thread(target=publish_all)
+        producer.start()
+        while len(received) < 200:
+            received.append((await on_b.until("notification", timeout=15)).json()["id"])
+        cursor = on_b.last_event_id
+        b.kill_group()
+    async with open_stream(a.url, token, last_event_id=cursor) as on_a:
+        await on_a.until("ready")
+        while len(received) < total:
+            received.append((await on_a.until("notification", timeout=15)).json()["id"])
+    await asyncio.to_thread(producer.join)
+    assert received == published
+
+
+async def test_redis_down_for_a_while_loses_nothing(cluster: tuple[HeraldServer, HeraldServer], redis_server: RedisServer, user_id: str) -> None:
+    a, b = cluster
+    async with open_stream(b.url, b.token(user_id)) as on_b:
+        await on_b.until("ready")
+        first = a.publish(to={"users": [user_id]}, type="t", title="before")["id"]
+        assert (await on_b.until("notification")).json()["id"] == first
+        redis_server.stop()
+        during = [a.publish(to={"users": [user_id]}, type="t", title=f"during {i}")["id"] for i in range(5)]
+        ready = httpx.get(a.url + "/readyz")
+        assert ready.status_code == 503, "readiness says degraded while the bus is down"
+        await asyncio.sleep(3)
+        redis_server.start()
+        caught_up = [(await on_b.until("notification", timeout=20)).json()["id"] for _ in during]
+        assert caught_up == during
+        after = a.publish(to={"users": [user_id]}, type="t", title="after")["id"]
+        assert (await on_b.until("notification", timeout=10)).json()["id"] == after
+
+
+async def test_workers_share_fan_out(tmp_path: Path, redis_server: RedisServer, user_id: str) -> None:
+    server = HeraldServer(tmp_path / "w", "", "--workers", "2", HERALD_REDIS_URL=redis_server.url).start()
+    try:
+        token = server.token(user_id)
+        async with open_stream(server.url, token) as s1, open_stream(server.url, token) as s2, \
+                open_stream(server.url, token) as s3, open_stream(server.url, token) as s4:
+            streams = (s1, s2, s3, s4)
+            for stream in streams:
+                await stream.until("ready")
+            sent = server.publish(to={"users": [user_id]}, type="t", title="to all workers")["id"]
+            for stream in streams:
+                assert (await stream.until("notification")).json()["id"] == sent
+    finally:
+        server.kill_group()
+
+
+def test_more_than_one_worker_without_redis_is_refused(tmp_path: Path) -> None:
+    server = HeraldServer(tmp_path / "x", "", "--workers", "2")
+    with pytest.raises(RuntimeError, match="needs HERALD_REDIS_URL"):
+        server.start()
