@@ -38,3 +38,13 @@ def test_development_keeps_its_generated_secret_and_key_across_restarts(tmp_path
     assert first.secret == second.secret and len(first.secret) >= 32
     assert first.api_keys == second.api_keys and len(first.api_keys) == 1
     assert oct((tmp_path / "dev-secret").stat().st_mode & 0o777) == "0o600"
+
+
+def test_every_setting_is_documented_in_operations() -> None:
+    import msgspec
+
+    from herald.settings import Settings
+
+    text = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    missing = [f"HERALD_{f.name.upper()}" for f in msgspec.structs.fields(Settings) if f"HERALD_{f.name.upper()}" not in text]
+    assert missing == []
