@@ -14,6 +14,7 @@ from herald.api_demo import DemoController
 from herald.api_inbox import InboxController
 from herald.api_ops import healthz, metrics, readyz
 from herald.api_producer import ProducerController
+from herald.api_push import PushController
 from herald.api_session import SessionController
 from herald.errors import EXCEPTION_HANDLERS
 from herald.services import Services
@@ -36,7 +37,7 @@ def create_app(settings: Settings) -> Litestar:
     async def on_shutdown(_: Litestar) -> None:
         await services.stop()
 
-    handlers: list = [ProducerController, InboxController, SessionController, healthz, readyz, metrics,
+    handlers: list = [ProducerController, InboxController, SessionController, PushController, healthz, readyz, metrics,
                       service_worker]
     if WEB_DIR.is_dir():
         handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR], include_in_schema=False))

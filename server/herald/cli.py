@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("user_id")
     token.add_argument("--ttl-seconds", type=int, help="lifetime (default HERALD_TOKEN_TTL_SECONDS)")
 
+    vapid = commands.add_parser("vapid", help="print the Web Push (VAPID) public key, creating the key pair if needed")
+    vapid.add_argument("--rotate", action="store_true",
+                       help="make a new key pair and delete every push subscription (browsers subscribe again)")
+
     args = parser.parse_args(argv)
     overrides = {key: value for key, value in vars(args).items() if key in ("host", "port", "database_url", "redis_url")}
     try:
@@ -40,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         migrate(settings.effective_database_url)
         print("database is up to date")
         return 0
+    if args.command == "vapid":
+        from herald.push_vapid import vapid_command
+
+        return vapid_command(settings, rotate=args.rotate)
     from herald.tokens import TokenError, TokenSigner
 
     try:

@@ -21,7 +21,7 @@ offer to synchronously, with the cursor bookkeeping beside it.
 from __future__ import annotations
 
 import abc
-from typing import Literal, Protocol, Sequence
+from typing import Iterable, Literal, Protocol, Sequence
 
 import msgspec
 
@@ -66,6 +66,10 @@ class Fanout(abc.ABC):
 
     def online_here(self, user_id: str) -> bool:
         return user_id in self._listeners
+
+    async def online(self, user_ids: Iterable[str]) -> set[str]:
+        """Which of these users have a live connection. Here: in this process; a multi-process bus asks them all."""
+        return {user_id for user_id in user_ids if user_id in self._listeners}
 
     def deliver_local(self, events: Sequence[BusEvent]) -> int:
         """Offer each event to this process's listeners of its user; returns how many offers were made."""

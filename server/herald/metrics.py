@@ -36,6 +36,13 @@ class Metrics:
             "herald_publish_duration_seconds", "Time to validate, persist and fan out one publish",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r,
         )
+        self.push_enqueued = Counter(
+            "herald_push_enqueued", "Web Push messages queued for offline users (one per subscription)", registry=r
+        )
+        self.push_sent = Counter(
+            "herald_push_sent", "Web Push attempts by outcome: delivered, retry, gone, rejected, refused, expired, "
+            "gave_up, read", ["outcome"], registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -120,3 +120,37 @@ idempotency_keys = Table(
     Column("created_at", BigInteger, nullable=False, index=True),
     PrimaryKeyConstraint("producer", "key"),
 )
+
+# A browser's Web Push subscription (``PushSubscription.toJSON()``). The endpoint
+# identifies one browser profile, so it is unique: the user who last subscribed
+# from that browser owns it.
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("user_id", String(128), nullable=False, index=True),
+    Column("endpoint", String(2048), nullable=False, unique=True),
+    Column("p256dh", String(128), nullable=False),
+    Column("auth", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# One pending push to one subscription. Rows are the retry queue: a push is
+# deleted once answered for good, so pending work survives a restart. A worker
+# leases a row by moving ``next_attempt_at`` into the future before sending.
+push_jobs = Table(
+    "push_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(26), ForeignKey("push_subscriptions.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("user_id", String(128), nullable=False),
+    Column("item_id", String(26), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("urgency", String(8), nullable=False),
+    Column("topic", String(32)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False, index=True),
+)

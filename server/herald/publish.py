@@ -7,7 +7,7 @@ failing it loses nothing (connections recover from the inbox).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,9 @@ from herald.inbox import Delivery, Inbox
 from herald.metrics import Metrics
 from herald.models import idempotency_keys, notifications
 from herald.wire import PublishRequest, PublishResponse, new_id, now_ms
+
+if TYPE_CHECKING:
+    from herald.push import PushService
 
 log = logging.getLogger("herald.publish")
 
@@ -32,6 +35,7 @@ class Publisher:
         self.fanout = fanout
         self.metrics = metrics
         self.idempotency_ms = idempotency_seconds * 1000
+        self.push: PushService | None = None
 
     async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
         with self.metrics.publish_seconds.time():
@@ -61,6 +65,11 @@ class Publisher:
             await self.fanout.publish(events)
         except Exception:  # noqa: BLE001 - the inbox has it; streams recover on resume or gap fill
             log.exception("fan-out failed for %d deliveries; clients will recover from the inbox", len(events))
+        if self.push is not None:
+            try:
+                await self.push.enqueue(deliveries)
+            except Exception:  # noqa: BLE001 - the 202 stands: the inbox has every item, only the push is lost
+                log.exception("queueing Web Push failed for %d deliveries", len(deliveries))
 
     async def _persist(self, request: PublishRequest, producer: str) -> tuple[PublishResponse, list[Delivery]]:
         now = now_ms()

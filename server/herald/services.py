@@ -13,6 +13,7 @@ from herald.gateway import Gateway
 from herald.inbox import Inbox
 from herald.metrics import Metrics
 from herald.publish import Publisher
+from herald.push import PushService
 from herald.settings import Settings
 from herald.tokens import TokenSigner
 from herald.wire import now_ms
@@ -31,6 +32,7 @@ class Services:
     audience: Audience
     publisher: Publisher
     gateway: Gateway
+    push: PushService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -40,10 +42,13 @@ class Services:
         metrics = Metrics()
         inbox = Inbox(db, settings.group_window_seconds)
         audience = Audience(db)
+        publisher = Publisher(db, inbox, audience, fanout, metrics, settings.idempotency_seconds)
+        # Pushes go to users the fan-out cannot reach; the publisher hands them over after each commit.
+        publisher.push = push = PushService(settings, db, fanout, metrics)
         return cls(
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience,
-            publisher=Publisher(db, inbox, audience, fanout, metrics, settings.idempotency_seconds),
+            publisher=publisher, push=push,
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
                             retry_milliseconds=settings.retry_milliseconds,
                             queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds),
@@ -52,12 +57,14 @@ class Services:
     async def start(self) -> None:
         await self.fanout.start()
         self._tasks.append(asyncio.create_task(self._prune_forever(), name="herald-prune"))
+        await self.push.start()
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.push.stop()
         await self.fanout.stop()
         await self.db.close()
 

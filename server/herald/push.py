@@ -1,0 +1,199 @@
+"""Web Push for users with no live connection: subscriptions, policy and the queue.
+
+After a publish commits, ``enqueue`` asks the fan-out who is online, and for
+each offline recipient whose priority the policy pushes
+(``HERALD_PUSH_PRIORITIES``) writes one ``push_jobs`` row per subscription.
+``PushSender`` (push_sender.py) drains those rows. Because the queue is in the
+database, a push that got a row is retried across restarts until it is
+answered or runs out of attempts or TTL: at-least-once, bounded.
+
+Limit, stated plainly: the online check and the rows come after the inbox
+commit, so a process dying in that instant loses the push, never the
+notification (it is in the inbox). "Online" is asked through
+``Fanout.online``, which a multi-process bus answers cluster-wide.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from typing import Any, Sequence
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import delete, func, select
+
+from herald.db import Database
+from herald.fanout import Fanout
+from herald.inbox import CHUNK, Delivery
+from herald.metrics import Metrics
+from herald.models import push_jobs, push_subscriptions
+from herald.push_endpoint import check_endpoint
+from herald.push_sender import PushSender
+from herald.push_vapid import VapidKeys, b64url_decode, load_keys
+from herald.settings import Settings
+from herald.wire import PRIORITY_RANK, new_id, now_ms
+
+log = logging.getLogger("herald.push")
+
+# RFC 8030 section 5.3: how eagerly a device should wake up for the message.
+URGENCY = {"urgent": "high", "high": "high", "medium": "normal", "low": "low"}
+PRIORITY_OF_RANK = {rank: priority for priority, rank in PRIORITY_RANK.items()}
+# aes128gcm in one 4096-byte record leaves 3993 bytes of plaintext; some push
+# services count the whole body against 4096. Keep a wide margin.
+MAX_MESSAGE_BYTES = 3000
+MAX_SUBSCRIPTIONS_PER_USER = 20
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class Subscription(msgspec.Struct, frozen=True):
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+def topic_for(group_key: str) -> str:
+    """RFC 8030 ``Topic``: at most 32 base64url characters, so a hash of the groupKey.
+
+    A newer push with the same topic replaces an undelivered older one at the push service.
+    """
+    return base64.urlsafe_b64encode(hashlib.sha256(group_key.encode()).digest()).decode()[:32]
+
+
+def push_message(item: dict[str, Any], icon: str) -> bytes:
+    """The JSON the service worker receives; ``data`` and then ``body`` are cut to fit one push."""
+    item = dict(item)
+    message = {"kind": "notification", "icon": icon or None, "notification": item}
+    encoded = _encode(message)
+    if len(encoded) > MAX_MESSAGE_BYTES:
+        item["data"] = None
+        message["notification"] = item
+        encoded = _encode(message)
+    while len(encoded) > MAX_MESSAGE_BYTES and item["body"]:
+        excess = len(encoded) - MAX_MESSAGE_BYTES
+        # Characters may take up to 6 bytes when escaped: cut at least the excess, then re-measure.
+        item["body"] = item["body"][: max(0, len(item["body"]) - excess - 1)] + "\u2026"
+        if len(item["body"]) == 1:
+            item["body"] = ""
+        encoded = _encode(message)
+    return encoded
+
+
+def check_keys(p256dh: str, auth: str) -> str | None:
+    """Why the subscription's keys are unusable, or None: a P-256 public point and a 16-byte secret."""
+    try:
+        point = b64url_decode(p256dh)
+    except ValueError:
+        return '"keys.p256dh" must be base64url.'
+    if len(point) != 65 or point[0] != 4:
+        return '"keys.p256dh" must be a 65-byte uncompressed P-256 point.'
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError:
+        return '"keys.p256dh" is not a point on the P-256 curve.'
+    try:
+        secret = b64url_decode(auth)
+    except ValueError:
+        return '"keys.auth" must be base64url.'
+    if len(secret) != 16:
+        return '"keys.auth" must be a 16-byte secret.'
+    return None
+
+
+class PushService:
+    def __init__(self, settings: Settings, db: Database, fanout: Fanout, metrics: Metrics,
+                 keys: VapidKeys | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.fanout = fanout
+        self.metrics = metrics
+        self.keys = keys or load_keys(settings)
+        self.priorities = frozenset(settings.push_priorities)
+        self.sender = PushSender(settings, db, metrics, self.keys)
+
+    async def start(self) -> None:
+        await self.sender.start()
+
+    async def stop(self) -> None:
+        await self.sender.stop()
+
+    def check_endpoint(self, endpoint: str) -> None:
+        check_endpoint(endpoint, production=self.settings.is_production, hosts=self.settings.push_endpoint_hosts)
+
+    async def subscribe(self, user_id: str, subscription: Subscription) -> None:
+        """Store (or take over) a browser's subscription; a user keeps at most the newest 20."""
+        now = now_ms()
+        async with self.db.write() as conn:
+            stmt = self.db.insert(push_subscriptions).values(
+                id=new_id(), user_id=user_id, endpoint=subscription.endpoint, p256dh=subscription.p256dh,
+                auth=subscription.auth, created_at=now)
+            # The endpoint names one browser profile: whoever subscribed from it last owns it.
+            await conn.execute(stmt.on_conflict_do_update(
+                index_elements=[push_subscriptions.c.endpoint],
+                set_={"user_id": user_id, "p256dh": subscription.p256dh, "auth": subscription.auth,
+                      "created_at": now}))
+            count = (await conn.execute(select(func.count()).select_from(push_subscriptions)
+                                        .where(push_subscriptions.c.user_id == user_id))).scalar() or 0
+            if count > MAX_SUBSCRIPTIONS_PER_USER:
+                oldest = (select(push_subscriptions.c.id).where(push_subscriptions.c.user_id == user_id)
+                          .order_by(push_subscriptions.c.created_at).limit(count - MAX_SUBSCRIPTIONS_PER_USER))
+                await conn.execute(delete(push_subscriptions).where(
+                    push_subscriptions.c.id.in_(oldest.scalar_subquery())))
+
+    async def unsubscribe(self, user_id: str, endpoint: str) -> bool:
+        async with self.db.write() as conn:
+            result = await conn.execute(delete(push_subscriptions).where(
+                push_subscriptions.c.user_id == user_id, push_subscriptions.c.endpoint == endpoint))
+        return bool(result.rowcount)
+
+    async def enqueue(self, deliveries: Sequence[Delivery]) -> int:
+        """Queue pushes for the offline recipients of committed deliveries; returns how many rows."""
+        wanted = [d for d in deliveries if PRIORITY_OF_RANK.get(d.rank) in self.priorities]
+        if not wanted:
+            return 0
+        online = await self.fanout.online({d.user_id for d in wanted})
+        offline = [d for d in wanted if d.user_id not in online]
+        if not offline:
+            return 0
+        subscriptions = await self._subscriptions_of(sorted({d.user_id for d in offline}))
+        if not subscriptions:
+            return 0
+        now = now_ms()
+        expires = now + self.settings.push_ttl_seconds * 1000
+        messages: dict[int, tuple[str, str, str | None, str]] = {}
+        rows = []
+        for delivery in offline:
+            # Deliveries of one fresh notification share one payload object: build its message once.
+            built = messages.get(id(delivery.payload))
+            if built is None:
+                item = _decode(delivery.payload)
+                group_key = item.get("groupKey")
+                built = (push_message(item, self.settings.push_icon_url).decode(), URGENCY[item["priority"]],
+                         topic_for(group_key) if group_key else None, item["id"])
+                messages[id(delivery.payload)] = built
+            payload, urgency, topic, item_id = built
+            for subscription_id in subscriptions.get(delivery.user_id, ()):
+                rows.append({"subscription_id": subscription_id, "user_id": delivery.user_id, "item_id": item_id,
+                             "payload": payload, "urgency": urgency, "topic": topic, "attempts": 0,
+                             "created_at": now, "expires_at": expires, "next_attempt_at": now})
+        if not rows:
+            return 0
+        async with self.db.write() as conn:
+            for start in range(0, len(rows), CHUNK):
+                await conn.execute(push_jobs.insert(), rows[start:start + CHUNK])
+        self.metrics.push_enqueued.inc(len(rows))
+        self.sender.wake()
+        return len(rows)
+
+    async def _subscriptions_of(self, user_ids: list[str]) -> dict[str, list[str]]:
+        # A read first: most publishes reach nobody with a subscription, and SQLite has one writer.
+        found: dict[str, list[str]] = {}
+        async with self.db.read() as conn:
+            for start in range(0, len(user_ids), CHUNK):
+                rows = await conn.execute(select(push_subscriptions.c.user_id, push_subscriptions.c.id).where(
+                    push_subscriptions.c.user_id.in_(user_ids[start:start + CHUNK])))
+                for user_id, subscription_id in rows:
+                    found.setdefault(user_id, []).append(subscription_id)
+        return found
