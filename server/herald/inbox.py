@@ -18,7 +18,8 @@ from herald.db import Database
 from herald.models import inbox_items, notifications, users
 from herald.wire import PRIORITY_RANK, Notification, encoder
 
-CHUNK = 500  # rows per multi-row statement: well under SQLite's bound-parameter limit
+CHUNK = 500  # ids per IN list in lookups
+ALLOCATE_CHUNK = 2000  # well under SQLite's 32,766 bound parameters
 MAX_ACTORS = 3
 
 
@@ -100,17 +101,23 @@ class Inbox:
         return deliveries
 
     async def _allocate(self, conn: AsyncConnection, user_ids: list[str], now: int) -> dict[str, int]:
+        """Take the next sequence number of each user (``user_ids`` sorted), inside the caller's transaction."""
+        await self.db.insert_many(conn, users, [(u, 0, 0, now) for u in user_ids], conflict_key="user_id")
+        if not self.db.is_sqlite:
+            # One statement; rows are locked in user-id order so overlapping fan-outs cannot deadlock.
+            rows = await conn.exec_driver_sql(
+                "UPDATE users SET last_seq = users.last_seq + 1 FROM (SELECT user_id FROM users"
+                " WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE) AS locked"
+                " WHERE users.user_id = locked.user_id RETURNING users.user_id, users.last_seq", (user_ids,))
+            return dict(rows.tuples().all())
         seqs: dict[str, int] = {}
-        for start in range(0, len(user_ids), CHUNK):
-            chunk = user_ids[start:start + CHUNK]
-            stmt = self.db.insert(users).values(
-                [{"user_id": u, "last_seq": 1, "pruned_seq": 0, "created_at": now} for u in chunk]
+        for start in range(0, len(user_ids), ALLOCATE_CHUNK):
+            chunk = user_ids[start:start + ALLOCATE_CHUNK]
+            rows = await conn.execute(
+                update(users).where(users.c.user_id.in_(chunk)).values(last_seq=users.c.last_seq + 1)
+                .returning(users.c.user_id, users.c.last_seq)
             )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[users.c.user_id], set_={"last_seq": users.c.last_seq + 1}
-            ).returning(users.c.user_id, users.c.last_seq)
-            for user_id, seq in (await conn.execute(stmt)).all():
-                seqs[user_id] = seq
+            seqs.update(rows.tuples().all())
         return seqs
 
     async def _open_groups(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str]) -> dict[str, tuple[str, int, list[str] | None]]:
@@ -132,14 +139,12 @@ class Inbox:
         return found
 
     async def _insert_items(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str], seqs: dict[str, int]) -> None:
-        actors = [note["actor"]] if note["actor"] else None
-        for start in range(0, len(user_ids), CHUNK):
-            await conn.execute(inbox_items.insert().values([
-                {"user_id": u, "id": note["id"], "seq": seqs[u], "notification_id": note["id"],
-                 "group_key": note["group_key"], "group_count": 1, "actors": actors, "read": False,
-                 "created_at": note["created_at"], "updated_at": note["created_at"]}
-                for u in user_ids[start:start + CHUNK]
-            ]))
+        actors = encoder.encode([note["actor"]]).decode() if note["actor"] else None
+        nid, group_key, created = note["id"], note["group_key"], note["created_at"]
+        # Column order of the table: user_id, id, seq, notification_id, group_key, group_count, actors, read, ...
+        await self.db.insert_many(conn, inbox_items, [
+            (u, nid, seqs[u], nid, group_key, 1, actors, False, created, created) for u in user_ids
+        ])
 
     @staticmethod
     def _wire(note: dict[str, Any], item_id: str, count: int, actors: list[str] | None) -> Notification:

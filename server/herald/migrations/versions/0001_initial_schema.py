@@ -80,7 +80,6 @@ def upgrade() -> None:
     sa.Column('read', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['notification_id'], ['notifications.id'], name=op.f('fk_inbox_items_notification_id_notifications'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'id', name=op.f('pk_inbox_items'))
     )
     with op.batch_alter_table('inbox_items', schema=None) as batch_op:
