@@ -177,7 +177,7 @@ class PushSender:
         wanted = {(job.user_id, job.item_id) for job in jobs}
         async with self.db.read() as conn:
             rows = await conn.execute(select(inbox_items.c.user_id, inbox_items.c.id).where(
-                inbox_items.c.id.in_({item for _, item in wanted}), inbox_items.c.read.is_(True)))
+                inbox_items.c.id.in_(sorted({item for _, item in wanted})), inbox_items.c.read.is_(True)))
             return {(row.user_id, row.id) for row in rows} & wanted
 
     async def _send(self, job: Job) -> Outcome:
@@ -215,8 +215,9 @@ class PushSender:
         status = getattr(response, "status", None)
         if status in (404, 410):
             return Outcome(job, "gone")
-        if status == 429 or (status is not None and status >= 500) or status is None:
+        if status == 429 or (status is not None and status >= 500):
             return Outcome(job, "retry", _retry_after(response))
+        # No status: pywebpush refused before sending (unusable keys); trying again cannot help.
         log.warning("push service %s answered %s; dropping the push", _origin(job.endpoint), status)
         return Outcome(job, "rejected")
 
