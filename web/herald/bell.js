@@ -1,0 +1,228 @@
+/**
+ * `<herald-bell>`: the drop-in notification center. A bell whose label
+ * carries the unread count, a dropdown history, toasts, and system
+ * notifications while the tab is hidden. Attributes and events: docs/web-client.md.
+ */
+import { HeraldClient } from './client.js';
+import { safeUrl } from './format.js';
+import { HistoryList } from './list.js';
+import { CSS } from './styles.js';
+import { SystemNotifier, enableDesktop, restorePush, supported } from './system.js';
+import { Toasts } from './toasts.js';
+
+/** @typedef {import('./format.js').Notification} Item */
+
+const STATUS = { connected: 'Live', reconnecting: 'Reconnecting…', disconnected: 'Offline', connecting: 'Connecting…' };
+const ICON = 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6v-5a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z';
+const EVENTS = ['change', 'notification', 'read', 'status', 'signedout'];
+
+// Static markup only: notification values are set later, as text.
+const TEMPLATE = `<style>${CSS}</style>
+<div class="bar">
+ <button class="bell" type="button" aria-expanded="false" aria-controls="panel">
+  <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="${ICON}"/></svg>
+  <span class="badge" aria-hidden="true" hidden></span>
+ </button>
+ <span class="conn" role="status"></span>
+</div>
+<section class="panel" id="panel" aria-labelledby="heading" tabindex="-1" hidden>
+ <header><h2 id="heading">Notifications</h2><span class="state"></span></header>
+ <div class="tools">
+  <label>Show <select class="filter"><option value="">All types</option></select></label>
+  <button type="button" class="all">Mark all read</button>
+ </div>
+ <ul class="list" aria-labelledby="heading"></ul>
+ <p class="empty">No notifications yet.</p>
+ <button type="button" class="older" hidden>Load older</button>
+ <button type="button" class="desktop" hidden>Enable desktop notifications</button>
+</section>
+<div class="toasts" aria-live="polite"></div>`;
+
+export class HeraldBell extends HTMLElement {
+  /** @type {HeraldClient | null} */
+  client = null;
+  #root = this.attachShadow({ mode: 'open' });
+  /** @type {Record<string, HTMLElement>} */
+  #el = {};
+  #queued = false;
+  #unread = -1;
+  /** Until the first connection, "reconnecting" is just connecting: nothing to warn about. */
+  #wasLive = false;
+  /** @type {AbortController | undefined} */
+  #listening;
+  #toasts;
+  #list;
+  #system = new SystemNotifier((item) => this.#open(item));
+
+  constructor() {
+    super();
+    this.#root.innerHTML = TEMPLATE;
+    for (const name of ['bell', 'badge', 'conn', 'panel', 'state', 'filter', 'all', 'list', 'empty', 'older', 'desktop', 'toasts']) {
+      this.#el[name] = /** @type {HTMLElement} */ (this.#root.querySelector(`.${name}`));
+    }
+    this.#list = new HistoryList(/** @type {HTMLUListElement} */ (this.#el.list), /** @type {HTMLSelectElement} */ (this.#el.filter));
+    this.#toasts = new Toasts(this.#el.toasts, {
+      max: () => this.#number('max-toasts', 3),
+      duration: (item) => this.#number('toast-duration', 6000) * (item.priority === 'high' ? 1.5 : 1),
+      open: (item, event) => this.#open(item, event),
+    });
+    this.#wire();
+  }
+
+  connectedCallback() {
+    if (this.client) return;
+    const client = (this.client = new HeraldClient({ base: this.getAttribute('base') ?? '', pageSize: this.#number('page-size', 20) }));
+    /** @param {string} type @param {(detail: any) => void} handle */
+    const on = (type, handle) => client.addEventListener(type, (event) => handle(/** @type {CustomEvent} */ (event).detail));
+    on('change', () => this.#schedule());
+    on('status', () => this.#schedule());
+    on('notification', ({ item, alert }) => {
+      if (!alert || item.read) return;
+      this.#toasts.show(item);
+      this.#system.show(item);
+    });
+    on('read', ({ ids, all }) => {
+      for (const id of ids) this.#toasts.dismiss(id);
+      this.#system.read(ids, all);
+    });
+    on('signedout', () => this.#toasts.clear());
+    for (const type of EVENTS) on(type, (detail) => this.#emit(type, detail));
+    // A click elsewhere on the page closes the dropdown.
+    this.#listening = new AbortController();
+    document.addEventListener('pointerdown', (event) => event.composedPath().includes(this) || this.hide(false),
+      { signal: this.#listening.signal });
+    client.start();
+    restorePush();
+  }
+
+  disconnectedCallback() {
+    this.#listening?.abort();
+    this.client?.stop();
+    this.client = null;
+  }
+
+  /** Start over with the current session (after the page signed in or out). */
+  restart() {
+    this.#wasLive = false;
+    this.#toasts.clear();
+    this.client?.restart();
+  }
+
+  get open() {
+    return !this.#el.panel.hidden;
+  }
+
+  /** Open the dropdown and move focus into it (click and keyboard alike). */
+  show() {
+    this.#toggle(true);
+    /** @type {HTMLElement} */ (this.#el.list.querySelector('.open') ?? this.#el.panel).focus();
+  }
+
+  /** @param {boolean} [returnFocus]  to the bell, if focus was inside */
+  hide(returnFocus = true) {
+    const inside = this.#el.panel.contains(this.#root.activeElement);
+    this.#toggle(false);
+    if (returnFocus && inside) this.#el.bell.focus();
+  }
+
+  /** @param {boolean} open */
+  #toggle(open) {
+    this.#el.panel.hidden = !open;
+    this.#el.bell.setAttribute('aria-expanded', String(open));
+    this.#render();
+  }
+
+  #wire() {
+    const { bell, panel, filter, all, desktop, older, list } = this.#el;
+    bell.onclick = () => (this.open ? this.hide() : this.show());
+    filter.onchange = () => this.#render();
+    all.onclick = () => this.client?.markAllRead().catch(report);
+    older.onclick = () => this.client?.loadOlder().catch(report);
+    desktop.onclick = () => enableDesktop().catch(report).finally(() => this.#render());
+    list.onclick = (event) => {
+      const target = /** @type {Element} */ (event.target);
+      const id = /** @type {HTMLElement | null} */ (target.closest('.item'))?.dataset.id ?? '';
+      const item = this.client?.store.get(id);
+      if (!item) return;
+      if (target.closest('.read')) this.client?.markRead(id).catch(report);
+      else if (target.closest('.open')) this.#open(item, event);
+      else if (target.closest('.expand')) {
+        if (!this.#list.expanded.delete(id)) this.#list.expanded.add(id);
+        this.#render();
+      }
+    };
+    panel.onkeydown = (event) => this.#keydown(event);
+    // Focus moving elsewhere on the page closes the dropdown and stays where the user put it.
+    this.#root.addEventListener('focusout', (event) => {
+      const to = /** @type {Node | null} */ (/** @type {FocusEvent} */ (event).relatedTarget);
+      if (to && to !== this && !this.#root.contains(to)) this.hide(false);
+    });
+  }
+
+  /** Escape closes; arrows, Home and End move between items. @param {KeyboardEvent} event */
+  #keydown(event) {
+    const links = [...this.#el.list.querySelectorAll('.open')];
+    const at = links.indexOf(/** @type {Element} */ (this.#root.activeElement));
+    const next = event.key === 'Escape' ? -2 : at < 0 ? undefined
+      : { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: links.length - 1 }[event.key];
+    if (next === undefined) return;
+    event.preventDefault();
+    if (next === -2) return this.hide();
+    /** @type {HTMLElement} */ (links[Math.max(0, Math.min(links.length - 1, next))]).focus();
+  }
+
+  /** Mark read and follow the link. @param {Item} item @param {Event} [event] */
+  #open(item, event) {
+    const url = safeUrl(item.url);
+    // keepalive: navigating away must not cut the request short.
+    if (!item.read) this.client?.markRead(item.id, Boolean(url)).catch(report);
+    this.#toasts.dismiss(item.id);
+    // A click on a real link navigates by itself.
+    if (url && !(event?.target instanceof Element && event.target.closest('a'))) location.assign(url);
+  }
+
+  #schedule() {
+    if (this.#queued) return;
+    this.#queued = true;
+    queueMicrotask(() => {
+      this.#queued = false;
+      this.#render();
+    });
+  }
+
+  #render() {
+    const client = this.client;
+    if (!client) return;
+    const unread = client.store.unreadCount;
+    const status = client.signedOut ? 'disconnected' : client.status;
+    this.#wasLive ||= status === 'connected';
+    const text = client.signedOut ? 'Signed out' : STATUS[this.#wasLive || status !== 'reconnecting' ? status : 'connecting'];
+    const { bell, badge, conn, state, empty, older, desktop } = this.#el;
+    this.dataset.status = status;
+    bell.setAttribute('aria-label', `Notifications, ${unread ? `${unread} unread` : 'no unread'}`);
+    badge.hidden = !unread;
+    badge.textContent = unread > 99 ? '99+' : String(unread);
+    state.textContent = text;
+    conn.textContent = status === 'disconnected' || (this.#wasLive && status !== 'connected') ? text : '';
+    if (unread !== this.#unread) this.#emit('unread', { count: (this.#unread = unread) });
+    if (!this.open) return;
+    empty.hidden = this.#list.render(client.store.items) > 0;
+    older.hidden = client.nextBefore === null;
+    desktop.hidden = !supported() || Notification.permission !== 'default';
+  }
+
+  /** @param {string} type @param {unknown} detail */
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(`herald:${type}`, { detail, bubbles: true, composed: true }));
+  }
+
+  /** @param {string} name @param {number} fallback */
+  #number(name, fallback) {
+    return Number(this.getAttribute(name)) || fallback;
+  }
+}
+
+/** @param {unknown} error */
+function report(error) {
+  console.warn('herald:', error);
+}

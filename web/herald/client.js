@@ -1,0 +1,189 @@
+/**
+ * HeraldClient: stream, REST and store together, without UI. `<herald-bell>`
+ * is built on it; a product may be too. Its events (`change`, `notification`,
+ * `read`, `status`, `signedout`) are described in docs/web-client.md.
+ */
+import { Api } from './api.js';
+import { InboxStore } from './store.js';
+import { Stream } from './stream.js';
+
+/** @typedef {import('./format.js').Notification} Notification */
+
+const CATCH_UP_LIMIT = 100;
+/** Further behind than this, start from the newest page rather than replay a flood. */
+const CATCH_UP_MAX_PAGES = 10;
+
+export class HeraldClient extends EventTarget {
+  store = new InboxStore();
+  /** @type {string | null} */
+  nextBefore = null;
+  signedOut = false;
+  #api;
+  #stream;
+  #chain = Promise.resolve();
+  /** The stream opened right after a REST catch-up: its `ready` needs no other. */
+  #caughtUp = false;
+  #reconcileTimer = 0;
+  #loadingOlder = false;
+
+  /** @param {{ base?: string, pageSize?: number }} [options] */
+  constructor({ base = '', pageSize = 20 } = {}) {
+    super();
+    this.pageSize = pageSize;
+    this.#api = new Api(base);
+    this.#stream = new Stream(`${this.#api.base}/api/notifications/stream`, {
+      resume: () => this.#serial(() => this.#resume()),
+      onEvent: (type, data, id) => this.#onEvent(type, data, id),
+      onStatus: (status) => this.#emit('status', { status }),
+      onFinal: () => this.#signOut(),
+      withCredentials: this.#api.crossOrigin,
+    });
+  }
+
+  get status() {
+    return this.#stream.status;
+  }
+
+  start() {
+    this.signedOut = false;
+    this.#stream.start();
+  }
+
+  stop() {
+    this.#stream.stop();
+    clearTimeout(this.#reconcileTimer);
+  }
+
+  /** Start over, e.g. after the page signed in as someone else. */
+  restart() {
+    this.stop();
+    this.store.clear();
+    this.nextBefore = null;
+    this.#emit('change');
+    this.start();
+  }
+
+  async loadOlder() {
+    if (this.nextBefore === null || this.#loadingOlder) return;
+    this.#loadingOlder = true;
+    try {
+      const page = await this.#api.list({ before: this.nextBefore, limit: this.pageSize });
+      for (const item of page.items) this.#take(item, null, false);
+      this.nextBefore = page.nextBefore;
+      this.#emit('change');
+    } finally {
+      this.#loadingOlder = false;
+    }
+  }
+
+  /** Not optimistic: the badge shows only counts the server gave. @param {string} id @param {boolean} [keepalive] */
+  async markRead(id, keepalive = false) {
+    const { unreadCount } = await this.#api.markRead(id, keepalive);
+    this.#applyRead(this.store.markRead([id]), unreadCount, false);
+  }
+
+  async markAllRead() {
+    const { unreadCount } = await this.#api.markAllRead();
+    this.#applyRead(this.store.markRead(null), unreadCount, true);
+  }
+
+  /** Catch up over REST; answers the cursor to open the stream from. */
+  async #resume() {
+    await (this.store.loaded ? this.#catchUp() : this.#loadNewest());
+    this.#caughtUp = true;
+    return this.store.position;
+  }
+
+  async #loadNewest() {
+    const page = await this.#api.list({ limit: this.pageSize });
+    for (const item of page.items) this.#take(item, null, false);
+    this.store.advance(page.cursor);
+    this.store.snapshot(page.unreadCount, page.cursor);
+    this.nextBefore = page.nextBefore;
+    this.#emit('change');
+  }
+
+  /** Everything after our cursor, oldest first; then a fresh count and read state. */
+  async #catchUp() {
+    let since = /** @type {string} */ (this.store.position);
+    for (let pages = 0; pages < CATCH_UP_MAX_PAGES; pages++) {
+      const page = await this.#api.list({ since, limit: CATCH_UP_LIMIT });
+      for (const item of page.items) this.#take(item, null, true);
+      this.store.advance((since = page.cursor));
+      if (page.items.length < CATCH_UP_LIMIT) {
+        this.store.snapshot(page.unreadCount, since);
+        // Read events are live only: what was read elsewhere meanwhile shows in a fresh page.
+        const newest = await this.#api.list({ limit: this.pageSize });
+        for (const item of newest.items) this.#take(item, null, true);
+        this.store.snapshot(newest.unreadCount, newest.cursor);
+        return this.#emit('change');
+      }
+    }
+    this.store.clear();
+    await this.#loadNewest();
+  }
+
+  /** @param {string} type @param {string} data @param {string} id */
+  #onEvent(type, data, id) {
+    if (type === 'ready') {
+      this.store.position = id;
+      // The browser reconnected by itself: catch up what the stream does not replay (read state).
+      if (!this.#caughtUp) this.#serial(() => this.#catchUp()).catch(() => {});
+      this.#caughtUp = false;
+    } else if (type === 'notification') {
+      this.store.advance(id);
+      this.#take(JSON.parse(data), id, true);
+    } else if (type === 'read') {
+      const { ids, all, unreadCount } = JSON.parse(data);
+      this.#applyRead(this.store.markRead(all ? null : ids), unreadCount, Boolean(all));
+    } else if (type === 'reset') {
+      // Our cursor is older than the server keeps: start again from the newest page.
+      this.store.clear();
+      this.store.position = id;
+      this.#serial(() => this.#loadNewest()).catch(() => {});
+    }
+  }
+
+  /** @param {Notification} item @param {string | null} pos @param {boolean} alert  unseen by the user */
+  #take(item, pos, alert) {
+    const kind = this.store.merge(item, pos);
+    if (kind === 'duplicate') return;
+    if (kind === 'read') this.#emit('read', { ids: [item.id], all: false });
+    else this.#emit('notification', { item: this.store.get(item.id), kind, alert });
+    this.#emit('change');
+  }
+
+  /** @param {string[]} changed @param {number} unreadCount @param {boolean} all */
+  #applyRead(changed, unreadCount, all) {
+    this.store.snapshot(unreadCount, null);
+    if (changed.length || all) this.#emit('read', { ids: changed, all });
+    this.#emit('change');
+    // A read count is true "now", but reads and notifications travel apart and
+    // may cross; one look at the count with its cursor shortly after settles it.
+    clearTimeout(this.#reconcileTimer);
+    this.#reconcileTimer = setTimeout(() => this.#api.list({ limit: 1 }).then((page) => {
+      this.store.snapshot(page.unreadCount, page.cursor);
+      this.#emit('change');
+    }, () => {}), 400 + Math.random() * 400);
+  }
+
+  #signOut() {
+    this.signedOut = true;
+    this.store.clear();
+    this.nextBefore = null;
+    this.#emit('change');
+    this.#emit('signedout');
+  }
+
+  /** One REST job at a time: a catch-up and a reset never interleave. @template T @param {() => Promise<T>} work */
+  #serial(work) {
+    const run = this.#chain.then(work);
+    this.#chain = run.then(() => {}, () => {});
+    return run;
+  }
+
+  /** @param {string} type @param {object} [detail] */
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}

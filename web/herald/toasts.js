@@ -1,0 +1,106 @@
+/**
+ * At most `max` toasts show, the rest wait, most urgent first. Urgent stays
+ * until dismissed; others leave after a delay that pauses under the pointer or
+ * focus, so nobody loses one mid-read (WCAG 2.2.1).
+ */
+import { RANK, groupTitle, safeUrl } from './format.js';
+
+/** @typedef {import('./format.js').Notification} Item */
+/** @typedef {{ max: () => number, duration: (item: Item) => number, open: (item: Item, event: Event) => void }} Options */
+/** @typedef {{ item: Item, el: HTMLElement, timer: number }} Shown */
+
+const QUEUE_MAX = 20;
+const SPOKEN = { urgent: 'Urgent: ', high: 'Important: ', medium: '', low: '' };
+
+export class Toasts {
+  /** @type {Map<string, Shown>} */
+  #shown = new Map();
+  /** @type {{ item: Item, order: number }[]} */
+  #queue = [];
+  #order = 0;
+
+  /** @param {HTMLElement} region  an aria-live container @param {Options} options */
+  constructor(region, options) {
+    this.region = region;
+    this.options = options;
+  }
+
+  /** A grown group updates its toast, shown or queued, in place. @param {Item} item */
+  show(item) {
+    const shown = this.#shown.get(item.id);
+    const queued = this.#queue.find((entry) => entry.item.id === item.id);
+    if (shown) {
+      this.#fill((shown.item = item), shown.el);
+      this.#arm(shown);
+    } else if (queued) {
+      queued.item = item;
+    } else {
+      this.#queue.push({ item, order: this.#order++ });
+      this.#pump();
+    }
+  }
+
+  /** @param {string} id */
+  dismiss(id) {
+    this.#queue = this.#queue.filter((entry) => entry.item.id !== id);
+    const shown = this.#shown.get(id);
+    if (!shown) return;
+    clearTimeout(shown.timer);
+    shown.el.remove();
+    this.#shown.delete(id);
+    this.#pump();
+  }
+
+  clear() {
+    this.#queue = [];
+    for (const id of [...this.#shown.keys()]) this.dismiss(id);
+  }
+
+  #pump() {
+    this.#queue.sort((a, b) => RANK[a.item.priority] - RANK[b.item.priority] || a.order - b.order);
+    this.#queue.length = Math.min(this.#queue.length, QUEUE_MAX);
+    while (this.#shown.size < this.options.max() && this.#queue.length) {
+      const { item } = /** @type {{ item: Item }} */ (this.#queue.shift());
+      const shown = { item, el: document.createElement('div'), timer: 0 };
+      const { el } = shown;
+      el.className = 'toast';
+      el.onclick = (event) => {
+        const target = /** @type {Element} */ (event.target);
+        if (target.closest('.dismiss')) this.dismiss(shown.item.id);
+        else if (target.closest('.open')) this.options.open(shown.item, event);
+      };
+      el.onkeydown = (event) => event.key === 'Escape' && this.dismiss(shown.item.id);
+      for (const type of ['pointerenter', 'focusin']) el.addEventListener(type, () => clearTimeout(shown.timer));
+      for (const type of ['pointerleave', 'focusout']) el.addEventListener(type, () => this.#arm(shown));
+      this.#fill(item, el);
+      this.#shown.set(item.id, shown);
+      this.region.append(el);
+      this.#arm(shown);
+    }
+  }
+
+  /** @param {Shown} shown */
+  #arm(shown) {
+    clearTimeout(shown.timer);
+    if (shown.item.priority !== 'urgent') shown.timer = setTimeout(() => this.dismiss(shown.item.id), this.options.duration(shown.item));
+  }
+
+  /** Values go in as text, never markup. @param {Item} item @param {HTMLElement} el */
+  #fill(item, el) {
+    const { text, more } = groupTitle(item);
+    const url = safeUrl(item.url);
+    el.dataset.id = item.id;
+    el.dataset.priority = item.priority;
+    // Most urgent on top.
+    el.style.order = String(RANK[item.priority]);
+    const title = document.createElement(url ? 'a' : 'strong');
+    title.className = url ? 'title open' : 'title';
+    if (url) title.setAttribute('href', url);
+    const spoken = Object.assign(document.createElement('span'), { className: 'sr', textContent: SPOKEN[item.priority] });
+    title.append(spoken, text, more && ` ${more}`);
+    const body = Object.assign(document.createElement('p'), { className: 'body', textContent: item.body });
+    const close = Object.assign(document.createElement('button'), { type: 'button', className: 'dismiss', textContent: '×' });
+    close.setAttribute('aria-label', `Dismiss: ${text}`);
+    el.replaceChildren(title, ...(item.body ? [body] : []), close);
+  }
+}
