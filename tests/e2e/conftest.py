@@ -21,6 +21,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Screenshots of every page of a failed test land in test-results/ (pytest-playwright's
+    # --output) unless the command line asks for something else.
+    if getattr(config.option, "screenshot", None) == "off":
+        config.option.screenshot = "only-on-failure"
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     # The full Chromium (not the headless shell): notifications and service workers need it.
