@@ -61,6 +61,28 @@ def test_at_most_three_toasts_show_and_the_queue_lets_urgent_first(context: Brow
     expect(center.toasts).to_have_count(3)
 
 
+def test_a_more_urgent_toast_takes_the_place_of_the_least_urgent(context: BrowserContext, web_server: HeraldServer,
+                                                                 user_id: str) -> None:
+    center = sign_in(context, web_server, user_id)
+    center.host.evaluate("el => el.setAttribute('toast-duration', '600000')")
+    for title, priority in (("Digest", "low"), ("Comment 1", "medium"), ("Comment 2", "medium")):
+        send(web_server, user_id, title, priority=priority)
+    expect(center.toasts).to_have_count(3)
+
+    send(web_server, user_id, "Outage", priority="urgent")
+    expect(center.toast("Outage")).to_be_visible()
+    expect(center.toast("Digest")).to_have_count(0)
+    send(web_server, user_id, "Deploy failed", priority="high")
+    expect(center.toast("Deploy failed")).to_be_visible()
+    # Of the two mediums, the older one made room.
+    expect(center.toast("Comment 1")).to_have_count(0)
+    expect(center.toasts).to_have_count(3)
+    expect(center.toast("Comment 2")).to_be_visible()
+    # Urgent is on top, whatever the arrival order.
+    tops = [center.toast(title).bounding_box()["y"] for title in ("Outage", "Deploy failed", "Comment 2")]
+    assert tops == sorted(tops), tops
+
+
 def test_reading_an_item_elsewhere_removes_its_toast(context: BrowserContext, web_server: HeraldServer,
                                                      user_id: str) -> None:
     center = sign_in(context, web_server, user_id)

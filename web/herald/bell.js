@@ -120,6 +120,7 @@ export class HeraldBell extends HTMLElement {
 
   /** @param {boolean} [returnFocus]  to the bell, if focus was inside */
   hide(returnFocus = true) {
+    if (!this.open) return;
     const inside = this.#el.panel.contains(this.#root.activeElement);
     this.#toggle(false);
     if (returnFocus && inside) this.#el.bell.focus();

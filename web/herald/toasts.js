@@ -1,7 +1,8 @@
 /**
- * At most `max` toasts show, the rest wait, most urgent first. Urgent stays
- * until dismissed; others leave after a delay that pauses under the pointer or
- * focus, so nobody loses one mid-read (WCAG 2.2.1).
+ * At most `max` toasts show, the rest wait, most urgent first; a more urgent
+ * one takes the place of a less urgent one. Urgent stays until dismissed;
+ * others leave after a delay that pauses under the pointer or focus, so nobody
+ * loses one mid-read (WCAG 2.2.1).
  */
 import { RANK, groupTitle, safeUrl } from './format.js';
 
@@ -43,12 +44,15 @@ export class Toasts {
   /** @param {string} id */
   dismiss(id) {
     this.#queue = this.#queue.filter((entry) => entry.item.id !== id);
+    if (this.#remove(id)) this.#pump();
+  }
+
+  /** @param {string} id */
+  #remove(id) {
     const shown = this.#shown.get(id);
-    if (!shown) return;
-    clearTimeout(shown.timer);
-    shown.el.remove();
-    this.#shown.delete(id);
-    this.#pump();
+    clearTimeout(shown?.timer);
+    shown?.el.remove();
+    return this.#shown.delete(id);
   }
 
   clear() {
@@ -59,8 +63,16 @@ export class Toasts {
   #pump() {
     this.#queue.sort((a, b) => RANK[a.item.priority] - RANK[b.item.priority] || a.order - b.order);
     this.#queue.length = Math.min(this.#queue.length, QUEUE_MAX);
-    while (this.#shown.size < this.options.max() && this.#queue.length) {
-      const { item } = /** @type {{ item: Item }} */ (this.#queue.shift());
+    while (this.#queue.length) {
+      const { item } = this.#queue[0];
+      if (this.#shown.size >= this.options.max()) {
+        // More urgent does not wait behind less urgent: the least urgent, oldest toast makes room.
+        const less = [...this.#shown.values()].filter((other) => RANK[other.item.priority] > RANK[item.priority]);
+        const room = less.sort((a, b) => RANK[b.item.priority] - RANK[a.item.priority])[0];
+        if (!room) break;
+        this.#remove(room.item.id);
+      }
+      this.#queue.shift();
       const shown = { item, el: document.createElement('div'), timer: 0 };
       const { el } = shown;
       el.className = 'toast';
