@@ -16,6 +16,17 @@ document.body.addEventListener('htmx:configRequest', (event) => {
   for (const [key, value] of [...formData.entries()]) if (value === '') formData.delete(key);
 });
 
+// Before the session changes hands, this browser's Web Push subscription is
+// dropped (while the old session can still delete it on the server), so one
+// user's pushes never reach the next user of the browser.
+for (const id of ['login', 'logout']) {
+  document.getElementById(id)?.addEventListener('htmx:confirm', (event) => {
+    const { issueRequest } = /** @type {CustomEvent} */ (event).detail;
+    event.preventDefault();
+    import('./push.js').then((push) => push.disablePush()).catch(() => {}).finally(() => issueRequest(true));
+  });
+}
+
 document.body.addEventListener('htmx:afterRequest', (event) => {
   const { elt, xhr, successful } = /** @type {CustomEvent} */ (event).detail;
   if (!successful) {
