@@ -1,18 +1,17 @@
 """Subscriber endpoints: the live stream, the inbox list, and read state."""
 from __future__ import annotations
 
-from typing import Annotated, AsyncIterator
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
-from litestar.response import Stream
 
 from herald.auth import services, subscriber_dependency
 from herald.errors import invalid_cursor, invalid_request, not_found
 from herald.fanout import BusEvent
 from herald.services import Services
-from herald.sse import SSE_HEADERS, SSEEncoder
+from herald.sse import AsgiSink, SSEEncoder, SSEStream, TransportSink
 from herald.wire import Notification, encoder, parse_cursor
 
 
@@ -39,19 +38,18 @@ class InboxController(Controller):
         user_id: str,
         last_event_id_query: Annotated[str | None, Parameter(query="lastEventId", max_length=32)] = None,
         last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID", max_length=32)] = None,
-    ) -> Stream:
+    ) -> SSEStream:
         """Server-Sent Events: ``ready``, ``notification``, ``read`` and ``reset``; resume with ``Last-Event-ID``."""
         # The header wins: it is what the browser sends on its own reconnects.
         resume = parse_cursor(last_event_id, "Last-Event-ID")
         if resume is None:
             resume = parse_cursor(last_event_id_query, "lastEventId")
-        frames = services(request).gateway.stream(user_id, resume, SSEEncoder(), "sse")
+        gateway = services(request).gateway
 
-        async def body() -> AsyncIterator[bytes]:
-            async for batch in frames:
-                yield batch[0] if len(batch) == 1 else b"".join(batch)
+        async def serve(sink: TransportSink | AsgiSink) -> None:
+            await gateway.serve(user_id, resume, SSEEncoder(), sink, "sse", direct=isinstance(sink, TransportSink))
 
-        return Stream(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+        return SSEStream(serve)
 
     @get("/")
     async def list_items(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.cors import CORSConfig
@@ -18,6 +19,7 @@ from herald.api_push import PushController
 from herald.api_session import SessionController
 from herald.errors import EXCEPTION_HANDLERS
 from herald.services import Services
+from herald.sse import RAW_SEND
 from herald.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +46,7 @@ def create_app(settings: Settings) -> Litestar:
     if not settings.is_production:
         handlers += [DemoController, demo_page]
 
-    return Litestar(
+    return HeraldApp(
         route_handlers=handlers,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
@@ -59,6 +61,25 @@ def create_app(settings: Settings) -> Litestar:
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"]),
         debug=False,
     )
+
+
+class HeraldApp(Litestar):
+    """Litestar, plus the server's own ``send`` kept in the scope for the SSE fast path (see sse.py).
+
+    Litestar's middleware wraps ``send``; the stream needs the server's to reach its transport.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope[RAW_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
+def app_from_environment() -> Litestar:
+    """The factory ``herald serve`` hands to uvicorn, so each worker process builds its own app."""
+    from herald.settings import load_settings
+
+    return create_app(load_settings())
 
 
 @get("/sw.js", include_in_schema=False, media_type="text/javascript")

@@ -39,6 +39,9 @@ class BusEvent(msgspec.Struct, array_like=True, frozen=True):
 class Listener(Protocol):
     def offer(self, event: BusEvent) -> None: ...
 
+    def resync(self) -> None:
+        """Re-read the inbox from the cursor: the bus may have dropped events."""
+
 
 class Fanout(abc.ABC):
     """Keeps this process's listeners per user; subclasses move events between processes."""
@@ -82,6 +85,12 @@ class Fanout(abc.ABC):
                     listener.offer(event)
                 offers += len(listeners)
         return offers
+
+    def resync_local(self) -> None:
+        """After a bus outage: every local listener re-reads what it may have missed."""
+        for listeners in list(self._listeners.values()):
+            for listener in tuple(listeners):
+                listener.resync()
 
     async def start(self) -> None:
         """Connect to whatever carries events between processes."""

@@ -16,11 +16,12 @@ import asyncio
 import heapq
 import itertools
 import time
-from typing import AsyncIterator, Protocol
+from typing import Callable, Protocol
 
 from herald.fanout import BusEvent, Fanout
 from herald.inbox import Inbox
 from herald.metrics import Metrics
+from herald.wire import PRIORITY_RANK
 
 REPLAY_PAGE = 200
 MAX_FRAMES_PER_WRITE = 256
@@ -36,8 +37,41 @@ class Encoder(Protocol):
     def heartbeat(self) -> bytes: ...
 
 
+class Sink(Protocol):
+    """Where a transport's bytes go.
+
+    ``write`` is the fast path: called synchronously from the bus, it either
+    takes the bytes now (True) or refuses (False: not writable, e.g. a full
+    socket buffer) and the event waits in the queue. ``flush`` is the loop's
+    path and may wait for the client. ``closed`` turns true when the client leaves.
+    """
+
+    closed: bool
+    on_close: Callable[[], None]
+
+    def write(self, data: bytes) -> bool: ...
+    async def flush(self, frames: list[bytes]) -> None: ...
+
+
+class Stats:
+    """Plain counters on the hot path; the metrics collector reads them (no locks per frame)."""
+
+    __slots__ = ("delivered", "overflows")
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.overflows = 0
+
+
 class Connection:
-    """Per-connection state; ``offer`` is called by the bus and never blocks."""
+    """Per-connection state; ``offer`` is called by the bus and never blocks.
+
+    Fast path: when nothing is queued or out of order and the item is the next
+    in sequence, ``offer`` encodes it and writes it to the sink at once, so a
+    fan-out costs one format and one socket write per connection, with no task
+    switch. Everything else (priority order, replay, gaps, slow clients) takes
+    the queue and the connection's own loop.
+    """
 
     def __init__(self, user_id: str, limit: int) -> None:
         self.user_id = user_id
@@ -53,6 +87,10 @@ class Connection:
         self._heap: list[tuple[int, int, BusEvent]] = []
         self._order = itertools.count()
         self._waiter: asyncio.Future[None] | None = None
+        self.sink: Sink | None = None  # set once the opening frames are out: direct writes allowed
+        self.encoder: Encoder | None = None
+        self.stats = Stats()
+        self.last_write = time.monotonic()
 
     @property
     def queued(self) -> int:
@@ -68,9 +106,17 @@ class Connection:
         self._note_gap()
 
     def offer(self, event: BusEvent) -> None:
+        sink = self.sink
         if event.kind == "notification":
             seq = event.seq
             if seq <= self.cursor or seq in self._known:
+                return
+            if (sink is not None and seq == self.cursor + 1 and not self._heap and not self._known
+                    and self.replay_after is None
+                    and sink.write(self.encoder.notification(seq, event.payload))):  # type: ignore[union-attr]
+                self.cursor = self._max_known = seq
+                self.stats.delivered += 1
+                self.last_write = time.monotonic()
                 return
             if len(self._heap) >= self.limit:
                 self._overflow()
@@ -78,6 +124,9 @@ class Connection:
             self._queue(seq, event)
             self._note_gap()
         else:
+            if sink is not None and not self._heap and sink.write(self.encoder.read(event.payload)):  # type: ignore[union-attr]
+                self.last_write = time.monotonic()
+                return
             heapq.heappush(self._heap, (-1, next(self._order), event))
         self._wake()
 
@@ -97,8 +146,15 @@ class Connection:
         """Pop what is queued, most urgent first, and encode it with the cursor each frame may carry."""
         frames: list[bytes] = []
         heap = self._heap
+        # While the inbox is being re-read, ordinary items past what it has covered wait, so that
+        # they are not written ahead of older ones the re-read has yet to bring. Urgent and high
+        # items may still jump ahead: the cursor they carry stays behind.
+        frontier = self.replay_after
         while heap and len(frames) < MAX_FRAMES_PER_WRITE:
-            event = heapq.heappop(heap)[2]
+            rank, key, event = heap[0]
+            if frontier is not None and rank >= PRIORITY_RANK["medium"] and key > frontier:
+                break
+            heapq.heappop(heap)
             if event.kind != "notification":
                 frames.append(encoder.read(event.payload))
                 continue
@@ -143,6 +199,7 @@ class Connection:
 
     def _overflow(self) -> None:
         self.overflows += 1
+        self.stats.overflows += 1
         self._heap = [entry for entry in self._heap if entry[2].kind != "notification"]
         self._known = set(self._done)
         self._max_known = max(self._done, default=self.cursor)
@@ -167,6 +224,9 @@ class Connection:
         if self.gap_since is None and self._has_gap():
             self.gap_since = time.monotonic()
 
+    def wake(self) -> None:
+        self._wake()
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -188,15 +248,22 @@ class Gateway:
         self.retry_milliseconds = retry_milliseconds
         self.queue_limit = queue_limit
         self.gap_fill_seconds = gap_fill_seconds
+        self._stats: dict[str, Stats] = {}
+        metrics.watch_gateway(self._stats)
 
-    async def stream(self, user_id: str, resume: int | None, encoder: Encoder, transport: str) -> AsyncIterator[list[bytes]]:
-        """Yield batches of encoded frames for one connection until the client goes away."""
+    def stats(self, transport: str) -> Stats:
+        return self._stats.setdefault(transport, Stats())
+
+    async def serve(self, user_id: str, resume: int | None, encoder: Encoder, sink: Sink, transport: str,
+                    direct: bool = True) -> None:
+        """The one subscribe loop: write one connection's events to ``sink`` until the client leaves."""
         conn = Connection(user_id, self.queue_limit)
+        conn.stats = self.stats(transport)
+        sink.on_close = conn.wake
         # Attach before reading the inbox, so nothing committed in between is missed.
         self.fanout.attach(user_id, conn)
         gauge = self.metrics.connections.labels(transport)
         gauge.inc()
-        delivered = self.metrics.deliveries.labels(transport)
         try:
             start = await self.inbox.stream_start(user_id)
             reset = resume is not None and (resume > start.last_seq or resume < start.pruned_seq)
@@ -208,40 +275,47 @@ class Gateway:
             if reset:
                 self.metrics.resets.inc()
                 opening.append(encoder.reset(cursor))
-            yield opening
-            last_write = time.monotonic()
-            while True:
-                if conn.replay_after is not None and conn.queued < REPLAY_PAGE:
-                    await self._replay_page(conn)
+            await sink.flush(opening)
+            conn.last_write = time.monotonic()
+            if direct:
+                conn.encoder, conn.sink = encoder, sink
+            while not sink.closed:
                 frames = conn.drain(encoder)
                 if frames:
-                    delivered.inc(len(frames))
-                    yield frames
-                    last_write = time.monotonic()
+                    # drain() and the write inside flush() happen with no await between them,
+                    # so a direct write from the bus cannot land ahead of these frames.
+                    conn.stats.delivered += len(frames)
+                    await sink.flush(frames)
+                    conn.last_write = time.monotonic()
+                    continue
+                if conn.replay_after is not None:
+                    # Only when nothing queued may be written: the queue never grows by more than a page.
+                    await self._replay_page(conn)
                     continue
                 now = time.monotonic()
                 gap_at = conn.gap_due(now, self.gap_fill_seconds)
                 if gap_at is not None and gap_at <= now:
                     conn.fill_gap()
                     continue
-                wake_at = last_write + self.heartbeat_seconds
+                wake_at = conn.last_write + self.heartbeat_seconds
                 if wake_at <= now:
-                    yield [encoder.heartbeat()]
-                    last_write = now
+                    await sink.flush([encoder.heartbeat()])
+                    conn.last_write = now
                     continue
-                if conn.replay_after is None:
-                    await conn.wait(min(wake_at, gap_at or wake_at) - now)
+                await conn.wait(min(wake_at, gap_at or wake_at) - now)
         finally:
+            conn.sink = None
             self.fanout.detach(user_id, conn)
             gauge.dec()
-            if conn.overflows:
-                self.metrics.overflows.inc(conn.overflows)
 
     async def _replay_page(self, conn: Connection) -> None:
         after, until = conn.replay_after, conn.replay_until
         assert after is not None
         start = max(after, conn.cursor)
+        overflows = conn.overflows
         rows = await self.inbox.items_after(conn.user_id, start, REPLAY_PAGE, until)
+        if conn.overflows != overflows:
+            return  # the queue overflowed meanwhile and asked for a re-read from the cursor: that one wins
         if len(rows) == REPLAY_PAGE:
             covered = rows[-1][0]
             conn.replay_after = covered

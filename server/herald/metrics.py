@@ -1,7 +1,11 @@
 """Prometheus metrics, one registry per app (no module-level state)."""
 from __future__ import annotations
 
+from typing import Any, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 
 class Metrics:
@@ -10,9 +14,6 @@ class Metrics:
         r = self.registry
         self.connections = Gauge(
             "herald_connections", "Open subscriber connections", ["transport"], registry=r
-        )
-        self.deliveries = Counter(
-            "herald_deliveries", "Frames written to subscriber connections", ["transport"], registry=r
         )
         self.publishes = Counter(
             "herald_publishes", "Accepted publish requests", ["target"], registry=r
@@ -25,9 +26,6 @@ class Metrics:
         )
         self.resets = Counter(
             "herald_stream_resets", "Streams told to reload because their cursor is older than retention", registry=r
-        )
-        self.overflows = Counter(
-            "herald_connection_overflows", "Slow-consumer queue overflows dropped to a resume", registry=r
         )
         self.pruned = Counter(
             "herald_pruned_items", "Inbox items deleted by retention", registry=r
@@ -44,5 +42,26 @@ class Metrics:
             "gave_up, read", ["outcome"], registry=r
         )
 
+    def watch_gateway(self, stats: Mapping[str, Any]) -> None:
+        """Expose the gateway's per-transport counts (plain ints on the hot path) as counters."""
+        self.registry.register(_GatewayCollector(stats))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _GatewayCollector(Collector):
+    def __init__(self, stats: Mapping[str, Any]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        deliveries = CounterMetricFamily("herald_deliveries", "Frames written to subscriber connections",
+                                         labels=["transport"])
+        overflows = CounterMetricFamily("herald_connection_overflows",
+                                        "Slow-consumer queue overflows dropped to a resume from the inbox",
+                                        labels=["transport"])
+        for transport, stats in sorted(self.stats.items()):
+            deliveries.add_metric([transport], stats.delivered)
+            overflows.add_metric([transport], stats.overflows)
+        yield deliveries
+        yield overflows

@@ -63,8 +63,8 @@ class Publisher:
         events = [BusEvent("notification", d.user_id, d.seq, d.rank, d.payload) for d in deliveries]
         try:
             await self.fanout.publish(events)
-        except Exception:  # noqa: BLE001 - the inbox has it; streams recover on resume or gap fill
-            log.exception("fan-out failed for %d deliveries; clients will recover from the inbox", len(events))
+        except Exception as exc:  # noqa: BLE001 - the inbox has it; streams recover on resume or gap fill
+            log.warning("fan-out failed for %d deliveries (%s); clients will recover from the inbox", len(events), exc)
         if self.push is not None:
             try:
                 await self.push.enqueue(deliveries)

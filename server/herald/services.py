@@ -85,5 +85,7 @@ class Services:
 
 def _fanout(settings: Settings) -> Fanout:
     if settings.redis_url:
-        raise NotImplementedError("Redis fan-out is not available yet")
+        from herald.fanout_redis import RedisFanout
+
+        return RedisFanout(settings.redis_url)
     return InProcessFanout()

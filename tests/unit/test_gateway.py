@@ -84,7 +84,9 @@ def test_overflow_drops_the_queue_and_asks_for_a_resume_from_the_cursor() -> Non
     assert conn.queued == 0
     assert conn.replay_after == 10, "the slow connection re-reads from what it has written, not from the bus"
     conn.offer(event(15))  # new events still queue: the replay dedupes against them
+    assert written(conn) == [], "items past what the re-read covered wait for it"
     conn.add_replayed([(s, 2, b'{"seq":%d}' % s) for s in (11, 12, 13, 14, 15)], after=10, until=15)
+    conn.replay_after = None  # the re-read reached the head of the inbox
     assert [seq for _, seq in written(conn)] == [11, 12, 13, 14, 15]
     assert conn.cursor == 15
 
@@ -97,3 +99,15 @@ def test_read_events_go_first_and_carry_no_cursor() -> None:
     frames = conn.drain(ENC)
     assert frames[0] == b'event: read\ndata: {"all":true,"unreadCount":0}\n\n'
     assert frames[1].startswith(b"event: notification\nid: 1\n")
+
+
+def test_urgent_items_may_pass_a_pending_reread_but_ordinary_ones_wait() -> None:
+    conn = Connection("u", limit=10)
+    conn.start(0)
+    conn.replay_after = 0  # resuming: the inbox is being re-read from 0
+    conn.offer(event(7, "medium"))
+    conn.offer(event(8, "urgent"))
+    assert written(conn) == [(0, 8)]
+    conn.add_replayed([(s, 2, b'{"seq":%d}' % s) for s in range(1, 7)], after=0, until=6)
+    conn.replay_after = None
+    assert written(conn) == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6), (8, 7)]
