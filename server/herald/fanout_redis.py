@@ -11,6 +11,14 @@ the node counts one Redis serves (see docs/architecture.md).
 A broadcast shares one payload among its recipients, so the message carries
 each distinct payload once and the events refer to it by index.
 
+Presence (who is online anywhere, for the Web Push fallback): each node keeps
+the set of users it holds in ``herald:node:<id>:users`` (expiring unless the
+node refreshes it) and registers itself in ``herald:nodes`` with the time of
+its last refresh; ``online()`` asks each live node's set with SMISMEMBER. A
+node that dies stops counting within ``PRESENCE_TTL_SECONDS``. Changes are
+written in batches, so a user who connected a few milliseconds ago may still
+look offline and get a push as well: a duplicate, never a loss.
+
 Live-only, like every bus: while Redis is unreachable, publishing still
 persists (the publisher logs and moves on) and when the subscription comes
 back every local connection re-reads its inbox from its cursor, so nothing
@@ -22,7 +30,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from typing import Sequence
+import secrets
+import time
+from typing import Iterable, Sequence
 
 import msgspec
 import redis.asyncio as redis
@@ -32,11 +42,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from herald.fanout import BusEvent, Fanout
+from herald.fanout import BusEvent, Fanout, Listener
 
 log = logging.getLogger("herald.fanout")
 
 CHANNEL = "herald:events"
+NODES = "herald:nodes"
+PRESENCE_TTL_SECONDS = 30
+PRESENCE_REFRESH_SECONDS = 10
+PRESENCE_FLUSH_SECONDS = 0.05
 
 
 class _Batch(msgspec.Struct, array_like=True):
@@ -80,20 +94,92 @@ class RedisFanout(Fanout):
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self.connected = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.node_id = secrets.token_hex(8)
+        self._node_users = f"herald:node:{self.node_id}:users"
+        self._presence_changes: dict[str, bool] = {}
+        self._presence_dirty = asyncio.Event()
+        self._presence_rewrite = True
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="herald-redis-fanout")
+        self._tasks = [
+            asyncio.create_task(self._listen_forever(), name="herald-redis-fanout"),
+            asyncio.create_task(self._presence_forever(), name="herald-redis-presence"),
+        ]
         # Do not hold startup hostage to Redis: publishing persists without it.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.connected.wait(), 5)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.zrem(NODES, self.node_id)
+            await self.redis.delete(self._node_users)
         await self.redis.aclose()
+
+    def attach(self, user_id: str, listener: Listener) -> None:
+        if not self.online_here(user_id):
+            self._presence_changes[user_id] = True
+            self._presence_dirty.set()
+        super().attach(user_id, listener)
+
+    def detach(self, user_id: str, listener: Listener) -> None:
+        super().detach(user_id, listener)
+        if not self.online_here(user_id):
+            self._presence_changes[user_id] = False
+            self._presence_dirty.set()
+
+    async def online(self, user_ids: Iterable[str]) -> set[str]:
+        wanted = list(user_ids)
+        found = {u for u in wanted if self.online_here(u)}
+        others = [u for u in wanted if u not in found]
+        if not others:
+            return found
+        try:
+            nodes = await self.redis.zrangebyscore(NODES, time.time() - PRESENCE_TTL_SECONDS, "+inf")
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for node in nodes:
+                    pipe.smismember(f"herald:node:{node.decode()}:users", others)
+                answers = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("presence unavailable (%s): answering for this node only", exc)
+            return found
+        for flags in answers:
+            found.update(user for user, here in zip(others, flags) if here)
+        return found
+
+    async def _presence_forever(self) -> None:
+        """Write presence changes in batches; refresh this node's registration and expiry."""
+        last_refresh = 0.0
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._presence_dirty.wait(), PRESENCE_REFRESH_SECONDS)
+            await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
+            self._presence_dirty.clear()
+            changes, self._presence_changes = self._presence_changes, {}
+            try:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    if self._presence_rewrite:
+                        pipe.delete(self._node_users)
+                        changes = {user: True for user in self._listeners}
+                    added = [u for u, on in changes.items() if on]
+                    removed = [u for u, on in changes.items() if not on]
+                    if added:
+                        pipe.sadd(self._node_users, *added)
+                    if removed:
+                        pipe.srem(self._node_users, *removed)
+                    if time.monotonic() - last_refresh > PRESENCE_REFRESH_SECONDS / 2 or self._presence_rewrite:
+                        pipe.expire(self._node_users, PRESENCE_TTL_SECONDS)
+                        pipe.zadd(NODES, {self.node_id: time.time()})
+                        pipe.zremrangebyscore(NODES, "-inf", time.time() - 10 * PRESENCE_TTL_SECONDS)
+                        last_refresh = time.monotonic()
+                    await pipe.execute()
+                self._presence_rewrite = False
+            except (RedisError, OSError):
+                self._presence_rewrite = True  # Redis may have lost everything: write the whole set next time
 
     async def ping(self) -> None:
         await self.redis.ping()
@@ -115,6 +201,8 @@ class RedisFanout(Fanout):
                 if not first:
                     log.info("Redis fan-out is back; connections re-read their inboxes")
                     self.resync_local()
+                    self._presence_rewrite = True  # a restarted Redis has forgotten who is here
+                    self._presence_dirty.set()
                 first, delay = False, 0.1
                 async for message in pubsub.listen():
                     if message.get("type") == "message":

@@ -20,11 +20,22 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
+def _vapid_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
 @pytest.fixture
 def cluster(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[HeraldServer, HeraldServer]]:
     database = create_postgres_database()
-    a = HeraldServer(tmp_path / "a", database, HERALD_REDIS_URL=redis_server.url).start()
-    b = HeraldServer(tmp_path / "b", database, HERALD_REDIS_URL=redis_server.url, HERALD_MIGRATE_ON_START="false").start()
+    # Nodes of one cluster share their configuration, the Web Push key included.
+    shared = {"HERALD_REDIS_URL": redis_server.url, "HERALD_VAPID_PRIVATE_KEY": _vapid_key()}
+    a = HeraldServer(tmp_path / "a", database, **shared).start()
+    b = HeraldServer(tmp_path / "b", database, HERALD_MIGRATE_ON_START="false", **shared).start()
     yield a, b
     a.stop()
     b.stop()
@@ -112,3 +123,30 @@ def test_more_than_one_worker_without_redis_is_refused(tmp_path: Path) -> None:
     server = HeraldServer(tmp_path / "x", "", "--workers", "2")
     with pytest.raises(RuntimeError, match="needs HERALD_REDIS_URL"):
         server.start()
+
+
+async def test_presence_is_cluster_wide_for_the_push_fallback(cluster: tuple[HeraldServer, HeraldServer], user_id: str) -> None:
+    from tests.fake_push_service import FakePushService
+
+    a, b = cluster
+    service = FakePushService().start()
+    service.vapid_public_key = httpx.get(a.url + "/api/push/vapid-public-key").json()["publicKey"]
+    assert httpx.get(b.url + "/api/push/vapid-public-key").json()["publicKey"] == service.vapid_public_key
+    try:
+        sub = service.subscription()
+        response = httpx.post(a.url + "/api/push/subscriptions", json=sub.to_json(),
+                              headers={"Authorization": f"Bearer {a.token(user_id)}"})
+        assert response.status_code == 201, response.text
+        async with open_stream(b.url, b.token(user_id)) as on_b:
+            await on_b.until("ready")
+            await asyncio.sleep(0.5)  # presence is written in batches
+            sent = a.publish(to={"users": [user_id]}, type="t", title="seen on B", priority="urgent")["id"]
+            assert (await on_b.until("notification")).json()["id"] == sent
+            await asyncio.sleep(1.5)
+            assert service.of(sub) == [], "a tab on node B counts as online for node A"
+        await asyncio.sleep(0.5)
+        later = a.publish(to={"users": [user_id]}, type="t", title="nobody home", priority="urgent")["id"]
+        (push,) = await asyncio.to_thread(service.wait, sub, 1)
+        assert push.message["notification"]["id"] == later
+    finally:
+        service.stop()
