@@ -1,0 +1,267 @@
+"""Herald beside its peers in one run: fresh servers one after the other, the same `herald bench` against each.
+
+    python scripts/bench_fanout.py --connections 1000,8000,16000 \
+        --servers herald,node_raw_sse,litestar_naive,sse_starlette --broadcasts 10 --gap 0.3
+
+For each connection count and each server: start it fresh (Herald: `herald
+serve` on a new SQLite data directory, or a new PostgreSQL database with
+`--database postgres`; peers: from ../shared/bench/peers), run `herald bench`
+against it with --server-pid, stop it. Every server started is stopped, also
+on errors and Ctrl-C. Writes results.json, results.md and latency.png
+(p50 and p99 against connections, one line per server) into --out.
+
+Needs: pip install -e ".[bench]" (matplotlib, sse-starlette), node for node_raw_sse.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PEERS = ROOT.parent / "shared" / "bench" / "peers"
+POSTGRES_ADMIN_URL = os.environ.get("HERALD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVERS = ("herald", "node_raw_sse", "litestar_naive", "sse_starlette", "uvloop_raw_sse")
+UVICORN_PEERS = {"litestar_naive": "litestar_naive_app:app", "sse_starlette": "sse_starlette_app:app"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def psql(admin_url: str, sql: str) -> None:
+    subprocess.run(["psql", admin_url, "-q", "-c", sql], check=True, capture_output=True)
+
+
+class Server:
+    """One server process: started fresh, stopped for sure (see ``stop``)."""
+
+    def __init__(self, name: str, command: list[str], log_path: Path, env: dict[str, str] | None = None,
+                 ready_path: str | None = None, cwd: Path | None = None, api_key: str = "") -> None:
+        self.name, self.command, self.log_path, self.env, self.cwd = name, command, log_path, env, cwd
+        self.ready_path, self.api_key = ready_path, api_key
+        self.port = int(command[command.index("--port") + 1]) if "--port" in command else int(command[-1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.cleanups: list[Any] = []
+
+    def start(self, timeout: float = 60.0) -> "Server":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early; see {self.log_path}")
+            if self._ready():
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not become ready in {timeout:g} s; see {self.log_path}")
+
+    def _ready(self) -> bool:
+        try:
+            if self.ready_path is None:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            with urllib.request.urlopen(self.url + self.ready_path, timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+        while self.cleanups:
+            try:
+                self.cleanups.pop()()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                print(f"cleanup after {self.name} failed: {exc}", file=sys.stderr)
+
+
+def herald_server(logs: Path, database: str, postgres_admin_url: str) -> Server:
+    data_dir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
+    port, api_key = free_port(), "bench-" + secrets.token_hex(12)
+    database_url = ""
+    if database == "postgres":
+        name = f"herald_bench_{os.getpid()}_{secrets.token_hex(3)}"
+        psql(postgres_admin_url, f'CREATE DATABASE "{name}"')
+        database_url = postgres_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    env = {**os.environ, "HERALD_DATA_DIR": str(data_dir), "HERALD_API_KEYS": api_key,
+           "HERALD_SECRET": secrets.token_hex(32), "HERALD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    server = Server("herald", [sys.executable, "-m", "herald.cli", "serve", "--port", str(port)],
+                    logs / f"herald-{port}.log", env=env, ready_path="/readyz", api_key=api_key)
+    server.cleanups.append(lambda: shutil.rmtree(data_dir, ignore_errors=True))
+    if database_url:
+        server.cleanups.append(lambda: psql(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return server
+
+
+def peer_server(name: str, peers: Path, logs: Path) -> Server:
+    port = str(free_port())
+    if name == "node_raw_sse":
+        command = ["node", str(peers / "node_raw_sse.js"), port]
+    elif name == "uvloop_raw_sse":
+        command = [sys.executable, str(peers / "uvloop_raw_sse.py"), port]
+    else:
+        command = [sys.executable, "-m", "uvicorn", UVICORN_PEERS[name], "--app-dir", str(peers), "--port", port,
+                   "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    return Server(name, command, logs / f"{name}-{port}.log")
+
+
+def run_bench(server: Server, connections: int, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, "-m", "herald.cli", "bench", "--url", server.url, "--connections", str(connections),
+               "--broadcasts", str(args.broadcasts), "--gap", str(args.gap), "--server-pid", str(server.pid),
+               "--timeout", str(args.timeout)]
+    if server.name == "herald":
+        # A fresh server holds only the bench users: one publish per broadcast, whatever the count.
+        command += ["--target", "herald", "--api-key", server.api_key, "--audience", "all"]
+    else:
+        command += ["--target", "peer"]
+    if args.processes:
+        command += ["--processes", str(args.processes)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout * (args.broadcasts + 2) + 600)
+    if result.returncode != 0 or not result.stdout.strip():
+        return {"failure": (result.stderr or result.stdout).strip()[-2000:]}
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def machine() -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip() if shutil.which("node") else None
+    return {"cpu": model, "cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+            "node": node, "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+
+
+def markdown(results: list[dict[str, Any]], info: dict[str, Any], command: str) -> str:
+    lines = [f"Measured {info['date']} on {info['cpu']} ({info['cores']} cores), Python {info['python']}, "
+             f"Node {info['node']}.", "", f"    {command}", "",
+             "| connections | server | connected | errors | dropped | deliveries/s | p50 ms | p99 ms | max ms "
+             "| RSS per connection KB | load avg | note |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in results:
+        cells = [f"{r['connections']:,}", r["server"]]
+        cells += [f"{r[k]:,}" if r.get(k) is not None else "-"
+                  for k in ("connected", "errors", "dropped", "deliveries_per_s", "p50_ms", "p99_ms", "max_ms",
+                            "rss_per_connection_kb", "load_average_before")]
+        note = r.get("failure", "").strip().splitlines()
+        cells.append(f"incomplete: {note[-1][:100]}" if note else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: list[dict[str, Any]], path: Path, info: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for index, name in enumerate(dict.fromkeys(r["server"] for r in results)):
+        # An incomplete run's latencies cover only the deliveries that happened: leave it out.
+        rows = sorted((r for r in results if r["server"] == name and r.get("p99_ms") is not None and "failure" not in r),
+                      key=lambda r: r["connections"])
+        if not rows:
+            continue
+        x = [r["connections"] for r in rows]
+        color = f"C{index}"
+        ax.plot(x, [r["p99_ms"] for r in rows], "o-", color=color, label=f"{name} p99")
+        ax.plot(x, [r["p50_ms"] for r in rows], "o--", color=color, alpha=0.6, label=f"{name} p50")
+    ax.set_xlabel("SSE connections (one server process)")
+    ax.set_ylabel("publish-to-receive latency, ms (log)")
+    ax.set_yscale("log")
+    ax.set_title(f"Broadcast fan-out latency, {info['cores']} cores, {info['date']}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", default="1000,8000,16000", help="comma list of connection counts")
+    parser.add_argument("--servers", default="herald,node_raw_sse,litestar_naive,sse_starlette",
+                        help=f"comma list from {', '.join(SERVERS)}")
+    parser.add_argument("--broadcasts", type=int, default=10)
+    parser.add_argument("--gap", type=float, default=0.3)
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds for one broadcast to reach every stream")
+    parser.add_argument("--processes", type=int, help="load processes per bench (default: herald bench decides)")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite", help="Herald's database")
+    parser.add_argument("--postgres-admin-url", default=POSTGRES_ADMIN_URL, help="where fresh databases are created")
+    parser.add_argument("--peers-dir", type=Path, default=DEFAULT_PEERS)
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "herald-bench" / time.strftime("fanout-%Y%m%d-%H%M%S"))
+    args = parser.parse_args()
+    counts = [int(c) for c in args.connections.split(",") if c.strip()]
+    names = [n.strip() for n in args.servers.split(",") if n.strip()]
+    unknown = set(names) - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    if set(names) - {"herald"} and not args.peers_dir.is_dir():
+        parser.error(f"peers not found in {args.peers_dir} (--peers-dir)")
+    if "node_raw_sse" in names and not shutil.which("node"):
+        parser.error("node_raw_sse needs node on PATH")
+    # SIGTERM runs the finally blocks too, so no server outlives the runner.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    info, results = machine(), []
+    command = "python scripts/bench_fanout.py " + " ".join(sys.argv[1:])
+    for connections in counts:
+        for name in names:
+            server = (herald_server(args.out / "logs", args.database, args.postgres_admin_url) if name == "herald"
+                      else peer_server(name, args.peers_dir, args.out / "logs"))
+            load_average = os.getloadavg()[0]  # others' work on the machine shows up in the figures
+            if load_average > 0.5:
+                print(f"warning: load average {load_average:.1f} before {name} at {connections:,}: figures will be noisy",
+                      file=sys.stderr)
+            try:
+                server.start()
+                report = run_bench(server, connections, args)
+            except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+                report = {"failure": str(exc)}
+            finally:
+                server.stop()
+            report = {"server": name, **report, "connections": connections, "load_average_before": round(load_average, 2)}
+            if name == "herald":
+                report["database"] = args.database
+            results.append(report)
+            print(json.dumps(report), file=sys.stderr, flush=True)
+            (args.out / "results.json").write_text(json.dumps({"machine": info, "command": command, "results": results}, indent=1))
+    (args.out / "results.md").write_text(markdown(results, info, command))
+    try:
+        plot(results, args.out / "latency.png", info)
+    except ImportError:
+        print("matplotlib is missing (pip install -e '.[bench]'): no plot", file=sys.stderr)
+    print(markdown(results, info, command))
+    print(f"results in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

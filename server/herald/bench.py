@@ -1,0 +1,138 @@
+"""``herald bench``: SSE fan-out load against a Herald server or a peer, reported as one JSON line.
+
+The coordinator (this process) prepares the target, starts load processes
+(``bench_load``) that each hold up to 15,000 streams from source addresses
+127.0.0.1, 127.0.0.2, ... (a process may open 20,000 files here, and one source
+address has about 28,000 ports), then publishes: broadcasts one after the other
+(``--broadcasts``, like ``shared/bench/fanout_probe.py``) or notifications to
+random users at a fixed rate (``--rate``). Latency is publish-to-receive: from
+just before the publish request is written to the moment a stream reads it,
+so for Herald it includes persisting every inbox item before the 202.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from typing import Any
+
+CONNECTIONS_PER_PROCESS = 15_000
+CONNECTIONS_PER_SOURCE_ADDRESS = 5_000
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Open N SSE streams from several processes, publish broadcasts (or at a rate), and print "
+                          "deliveries/s, latency percentiles, connection errors and server memory per stream as JSON. "
+                          "Run it on the server's machine: latencies compare the two processes' clocks.")
+    parser.add_argument("--target", choices=("herald", "peer"), required=True,
+                        help="herald: the Herald API; peer: the fanout_probe protocol (GET /events, POST /publish)")
+    parser.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--api-key", default="", help="producer API key (--target herald)")
+    parser.add_argument("--connections", type=int, default=1000, help="SSE streams to open (default 1000)")
+    parser.add_argument("--users", type=int, help="distinct users (herald; default one per connection)")
+    parser.add_argument("--audience", choices=("group", "all"), default="group",
+                        help="herald broadcasts: to bench groups of <= 10,000 users (one publish each), "
+                             "or {\"to\": {\"all\": true}} (one publish; only on a dedicated fresh server)")
+    parser.add_argument("--broadcasts", type=int, default=10, help="broadcast mode: how many (default 10)")
+    parser.add_argument("--gap", type=float, default=0.3, help="seconds between broadcasts (default 0.3)")
+    parser.add_argument("--rate", type=float, help="rate mode: publishes per second to random users")
+    parser.add_argument("--duration", type=float, default=10.0, help="rate mode: seconds of publishing (default 10)")
+    parser.add_argument("--publishers", type=int, default=8, help="rate mode: publish connections (default 8)")
+    parser.add_argument("--processes", type=int, help=f"load processes (default: <= {CONNECTIONS_PER_PROCESS:,} streams each)")
+    parser.add_argument("--source-addresses", default="",
+                        help="count N for 127.0.0.1..N, or a comma list of IPs (default: one per "
+                             f"{CONNECTIONS_PER_SOURCE_ADDRESS:,} streams for a loopback URL, none otherwise)")
+    parser.add_argument("--connect-concurrency", type=int, default=256, help="stream opens in flight per process")
+    parser.add_argument("--connect-timeout", type=float, default=60.0, help="seconds for one stream to open (Herald: to send its ready event)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds for one broadcast to reach every stream")
+    parser.add_argument("--settle", type=float, default=2.0, help="idle seconds after opening, before measuring")
+    parser.add_argument("--server-pid", type=int, help="server PID: report RSS of it and its children per stream")
+    parser.add_argument("--format", choices=("json", "table"), default="json")
+    parser.add_argument("--publish-throughput", action="store_true",
+                        help="herald: measure persisted notifications per second instead (no streams)")
+    parser.add_argument("--group-size", type=int, default=10_000, help="publish throughput: recipients per publish; "
+                                                                      "1 = single-user publishes")
+    parser.add_argument("--count", type=int, default=20, help="publish throughput: publishes (default 20)")
+    parser.add_argument("--concurrency", type=int, default=1, help="publish throughput: publishes in flight")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from herald.bench_targets import BenchError
+
+    try:
+        if args.publish_throughput:
+            from herald.bench_publish import measure_publish_throughput
+
+            report = uvloop.run(measure_publish_throughput(args))
+        else:
+            from herald.bench_fanout import measure_fanout
+
+            report = uvloop.run(measure_fanout(args))
+    except BenchError as exc:
+        print(f"herald bench: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"herald bench: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(format_report(report, args.format), flush=True)
+    return 0
+
+
+def plan(args: argparse.Namespace, host: str) -> tuple[int, list[str]]:
+    """Load processes and source addresses for the requested streams."""
+    processes = args.processes or max(1, math.ceil(args.connections / CONNECTIONS_PER_PROCESS))
+    spec = args.source_addresses.strip()
+    if spec and not spec.isdigit():
+        return processes, [ip.strip() for ip in spec.split(",") if ip.strip()]
+    if not spec and not host.startswith("127."):
+        return processes, []  # a remote server: let the kernel pick the route's address
+    count = int(spec) if spec else math.ceil(args.connections / CONNECTIONS_PER_SOURCE_ADDRESS)
+    return processes, [f"127.0.0.{i}" for i in range(1, max(1, min(count, 254)) + 1)]
+
+
+def percentile_ms(ordered: list[float], fraction: float) -> float | None:
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000, 1)
+
+
+def server_rss_kb(pid: int) -> int | None:
+    """VmRSS of a process and all its descendants, from /proc (Linux); None if there is no such process."""
+    if not os.path.exists(f"/proc/{pid}/status"):
+        return None
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/status") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+        except OSError:
+            continue  # it exited meanwhile
+    return total
+
+
+def format_report(report: dict[str, Any], fmt: str) -> str:
+    import json
+
+    if fmt == "json":
+        return json.dumps(report)
+    width = max(len(key) for key in report)
+    rows = []
+    for key, value in report.items():
+        if isinstance(value, float):
+            value = f"{value:,.1f}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value:,}"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        rows.append(f"{key.ljust(width)}  {value}")
+    return "\n".join(rows)
