@@ -59,6 +59,9 @@ notifications = Table(
     Column("recipients", Integer, nullable=False),
     Column("producer", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False, index=True),
+    # Filled in shortly after the publish by admin_delivery.DeliveryLog; null: not recorded.
+    Column("live_recipients", Integer),
+    Column("push_queued", Integer),
 )
 
 # An item in one user's inbox. Its ``id`` is the id of the notification that
@@ -155,4 +158,52 @@ push_jobs = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("next_attempt_at", BigInteger, nullable=False, index=True),
+)
+
+# Admin console (issue 5). Passwords are argon2id hashes; a session row is keyed
+# by the SHA-256 of the random cookie value, so a database leak yields no live cookie.
+admin_users = Table(
+    "admin_users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_login_at", BigInteger),
+)
+
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("admin_users.username", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+# Producer keys made in the admin: only the SHA-256 of the key is kept (the key
+# is shown once), with its first characters so people can tell keys apart.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger),
+    Column("revoked_at", BigInteger),
+    Column("revoked_by", String(64)),
+)
+
+# Who did what in the admin console (and with ``herald admin``): sends, keys, groups, topics.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False, index=True),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("detail", JSON(none_as_null=True)),
 )

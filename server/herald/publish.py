@@ -21,6 +21,7 @@ from herald.models import idempotency_keys, notifications
 from herald.wire import PublishRequest, PublishResponse, new_id, now_ms
 
 if TYPE_CHECKING:
+    from herald.admin_delivery import DeliveryLog
     from herald.push import PushService
 
 log = logging.getLogger("herald.publish")
@@ -36,6 +37,7 @@ class Publisher:
         self.metrics = metrics
         self.idempotency_ms = idempotency_seconds * 1000
         self.push: PushService | None = None
+        self.delivery_log: DeliveryLog | None = None  # the admin's live/pushed counts per notification
 
     async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
         with self.metrics.publish_seconds.time():
@@ -56,10 +58,13 @@ class Publisher:
                 return earlier
             self.metrics.publishes.labels(_target_kind(request)).inc()
             self.metrics.inbox_writes.inc(len(deliveries))
-            await self.fan_out(deliveries)
+            pushes = await self.fan_out(deliveries)
+            if self.delivery_log is not None:
+                self.delivery_log.record(response.id, deliveries, pushes)
             return response
 
-    async def fan_out(self, deliveries: list[Delivery]) -> None:
+    async def fan_out(self, deliveries: list[Delivery]) -> int:
+        """Offer the deliveries to live connections and queue Web Push for the rest; returns pushes queued."""
         events = [BusEvent("notification", d.user_id, d.seq, d.rank, d.payload) for d in deliveries]
         try:
             await self.fanout.publish(events)
@@ -67,9 +72,10 @@ class Publisher:
             log.warning("fan-out failed for %d deliveries (%s); clients will recover from the inbox", len(events), exc)
         if self.push is not None:
             try:
-                await self.push.enqueue(deliveries)
+                return await self.push.enqueue(deliveries)
             except Exception:  # noqa: BLE001 - the 202 stands: the inbox has every item, only the push is lost
                 log.exception("queueing Web Push failed for %d deliveries", len(deliveries))
+        return 0
 
     async def _persist(self, request: PublishRequest, producer: str) -> tuple[PublishResponse, list[Delivery]]:
         now = now_ms()

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from herald.admin_services import AdminServices
 from herald.audience import Audience
 from herald.db import Database
 from herald.fanout import Fanout, InProcessFanout
@@ -33,6 +34,7 @@ class Services:
     publisher: Publisher
     gateway: Gateway
     push: PushService
+    admin: AdminServices
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -45,10 +47,12 @@ class Services:
         publisher = Publisher(db, inbox, audience, fanout, metrics, settings.idempotency_seconds)
         # Pushes go to users the fan-out cannot reach; the publisher hands them over after each commit.
         publisher.push = push = PushService(settings, db, fanout, metrics)
+        admin = AdminServices(db, fanout, metrics)
+        publisher.delivery_log = admin.deliveries
         return cls(
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience,
-            publisher=publisher, push=push,
+            publisher=publisher, push=push, admin=admin,
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
                             retry_milliseconds=settings.retry_milliseconds,
                             queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds),
@@ -58,12 +62,14 @@ class Services:
         await self.fanout.start()
         self._tasks.append(asyncio.create_task(self._prune_forever(), name="herald-prune"))
         await self.push.start()
+        await self.admin.start()
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.admin.stop()
         await self.push.stop()
         await self.fanout.stop()
         await self.db.close()

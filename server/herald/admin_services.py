@@ -1,0 +1,63 @@
+"""What the admin console keeps while the app runs, and its one background loop.
+
+Built by ``Services.build`` and started with the app; the loop samples the
+metrics registry for the dashboard and writes what the publish path queued
+(delivery counts, API key last use) in small batches, so neither a publish
+nor a sample ever waits on the other.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from herald.admin_auth import AdminAccounts, LoginThrottle
+from herald.admin_delivery import DeliveryLog
+from herald.admin_keystore import KeyStore
+from herald.admin_sampler import MetricsSampler
+from herald.db import Database
+from herald.fanout import Fanout
+from herald.metrics import Metrics
+
+FLUSH_SECONDS = 1.0
+
+log = logging.getLogger("herald.admin")
+
+
+class AdminServices:
+    def __init__(self, db: Database, fanout: Fanout, metrics: Metrics, sample_seconds: float = 5.0) -> None:
+        self.accounts = AdminAccounts(db)
+        self.throttle = LoginThrottle()
+        self.keys = KeyStore(db)
+        self.deliveries = DeliveryLog(db, fanout)
+        self.sampler = MetricsSampler(metrics.registry, interval_seconds=sample_seconds)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.sampler.sample()
+        self._task = asyncio.create_task(self._run(), name="herald-admin")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):  # best effort: these are statistics, the database may be gone
+            await self.flush()
+
+    async def flush(self) -> None:
+        await self.deliveries.flush()
+        await self.keys.flush()
+
+    async def _run(self) -> None:
+        next_sample = time.monotonic() + self.sampler.interval_seconds
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - statistics only; the next round writes what comes next
+                log.exception("writing admin delivery counts or key use failed")
+            if time.monotonic() >= next_sample:
+                next_sample += self.sampler.interval_seconds
+                self.sampler.sample()
