@@ -4,15 +4,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import Parameter
 
 from herald.auth import services, subscriber_dependency
 from herald.errors import invalid_cursor, invalid_request, not_found
 from herald.fanout import BusEvent
+from herald.poll import poll
 from herald.services import Services
 from herald.sse import AsgiSink, SSEEncoder, SSEStream, TransportSink
 from herald.wire import Notification, encoder, parse_cursor
+
+
+MAX_POLL_SECONDS = 60
 
 
 class InboxPage(msgspec.Struct, rename="camel"):
@@ -51,6 +55,19 @@ class InboxController(Controller):
 
         return SSEStream(serve)
 
+    @get("/poll", media_type=MediaType.JSON)
+    async def long_poll(
+        self,
+        request: Request,
+        user_id: str,
+        cursor: Annotated[str | None, Parameter(max_length=32)] = None,
+        timeout: Annotated[float, Parameter(ge=0, le=MAX_POLL_SECONDS)] = 25,
+    ) -> Response[bytes]:
+        """Long polling: items after ``cursor`` (urgent first) at once, or when one arrives, or after ``timeout`` s."""
+        s = services(request)
+        body = await poll(s.inbox, s.fanout, user_id, parse_cursor(cursor, "cursor"), timeout)
+        return Response(body, media_type=MediaType.JSON, headers={"Cache-Control": "no-store"})
+
     @get("/")
     async def list_items(
         self,
@@ -79,15 +96,16 @@ class InboxController(Controller):
     @post("/read-all", status_code=200)
     async def read_all(self, request: Request, user_id: str) -> UnreadCount:
         """Mark every item read, on every tab and device of this user."""
-        return await _mark(services(request), user_id, None)
+        return await mark_read(services(request), user_id, None)
 
     @post("/{item_id:str}/read", status_code=200)
     async def read_one(self, request: Request, user_id: str, item_id: Annotated[str, Parameter(max_length=64)]) -> UnreadCount:
         """Mark one item read, on every tab and device of this user."""
-        return await _mark(services(request), user_id, [item_id])
+        return await mark_read(services(request), user_id, [item_id])
 
 
-async def _mark(s: Services, user_id: str, item_ids: list[str] | None) -> UnreadCount:
+async def mark_read(s: Services, user_id: str, item_ids: list[str] | None) -> UnreadCount:
+    """Mark read (all, for ``None``) and tell every connection of the user, on every transport and node."""
     result = await s.inbox.mark_read(user_id, item_ids)
     if result is None:
         raise not_found("No such notification in your inbox.")

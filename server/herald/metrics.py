@@ -30,6 +30,9 @@ class Metrics:
         self.pruned = Counter(
             "herald_pruned_items", "Inbox items deleted by retention", registry=r
         )
+        self.acks = Counter(
+            "herald_delivery_acks", "Items clients confirmed as delivered", ["transport"], registry=r
+        )
         self.publish_seconds = Histogram(
             "herald_publish_duration_seconds", "Time to validate, persist and fan out one publish",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r,

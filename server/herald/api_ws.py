@@ -1,0 +1,190 @@
+"""WebSocket transport: the same events as the SSE stream, as JSON messages with a ``type``.
+
+Protocol (documented in docs/transports.md):
+
+- client, first message: ``{"type": "resume", "cursor": "12"}`` (or without a
+  cursor: start from now); server: ``ready`` with ``cursor`` and ``unreadCount``,
+  then ``notification`` (``cursor``, ``notification``), ``read``, ``reset``,
+  ``heartbeat``.
+- client, later: ``read`` (``ids``), ``read-all``, ``ping`` (answered ``pong``),
+  ``ack`` (``ids`` delivered; accepted and counted).
+- close codes: 4000-4099 mean "reconnect" (with backoff), 4400-4499 mean
+  "do not reconnect" until something changes (credentials, the client's code).
+
+Transport-level liveness is uvicorn's: a ping every 30 s, dead without a pong
+within 10 s (``herald serve`` configures it).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from herald.api_inbox import mark_read
+from herald.auth import SESSION_COOKIE, services
+from herald.errors import HeraldError
+from herald.services import Services
+from herald.tokens import TokenError
+from herald.wire import parse_cursor
+
+CLOSE_GOING_AWAY = 4000  # reconnect: the server is restarting
+CLOSE_PROTOCOL = 4400  # do not reconnect: the client sent something this protocol does not allow
+CLOSE_UNAUTHORIZED = 4401  # do not reconnect: sign in again first
+FIRST_MESSAGE_SECONDS = 10
+
+
+class WSEncoder:
+    __slots__ = ()
+
+    def opening(self, retry_ms: int, cursor: int, unread: int) -> bytes:
+        return b'{"type":"ready","cursor":"%d","unreadCount":%d,"retryMs":%d}' % (cursor, unread, retry_ms)
+
+    def notification(self, cursor: int, payload: bytes) -> bytes:
+        return b'{"type":"notification","cursor":"%d","notification":%b}' % (cursor, payload)
+
+    def read(self, payload: bytes) -> bytes:
+        return b'{"type":"read",' + payload[1:]
+
+    def reset(self, cursor: int) -> bytes:
+        return b'{"type":"reset","cursor":"%d"}' % cursor
+
+    def heartbeat(self) -> bytes:
+        return b'{"type":"heartbeat"}'
+
+
+class WebSocketSink:
+    """One WebSocket text message per frame; no direct writes (ASGI websocket send only)."""
+
+    __slots__ = ("closed", "on_close", "_socket")
+
+    def __init__(self, socket: WebSocket) -> None:
+        self.closed = False
+        self.on_close = lambda: None
+        self._socket = socket
+
+    def write(self, data: bytes) -> bool:
+        return False
+
+    async def flush(self, frames: list[bytes]) -> None:
+        try:
+            for frame in frames:
+                await self._socket.send_text(frame)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.on_close()
+
+
+class ClientMessage(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
+    pass
+
+
+class Resume(ClientMessage, tag="resume"):
+    cursor: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+
+
+class Read(ClientMessage, tag="read"):
+    ids: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(min_length=1, max_length=500)]
+
+
+class ReadAll(ClientMessage, tag="read-all"):
+    pass
+
+
+class Ping(ClientMessage, tag="ping"):
+    pass
+
+
+class Ack(ClientMessage, tag="ack"):
+    ids: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=500)]
+
+
+_decode = msgspec.json.Decoder(Resume | Read | ReadAll | Ping | Ack).decode
+
+
+@websocket("/api/notifications/ws")
+async def notifications_ws(socket: WebSocket) -> None:
+    """The notification stream over WebSocket (see the module docstring for the protocol)."""
+    s = services(socket)  # type: ignore[arg-type]
+    await socket.accept()
+    user_id = _authenticate(s, socket)
+    if user_id is None:
+        await socket.close(CLOSE_UNAUTHORIZED, "unauthorized")
+        return
+    try:
+        first = _decode(await asyncio.wait_for(socket.receive_text(), FIRST_MESSAGE_SECONDS))
+        if not isinstance(first, Resume):
+            raise msgspec.ValidationError("the first message must be resume")
+        resume = parse_cursor(first.cursor, "cursor")
+    except (asyncio.TimeoutError, msgspec.DecodeError, msgspec.ValidationError, HeraldError) as exc:
+        await socket.close(CLOSE_PROTOCOL, _reason(exc))
+        return
+    except WebSocketDisconnect:
+        return
+    sink = WebSocketSink(socket)
+    listener = asyncio.ensure_future(_handle_client(s, socket, sink, user_id))
+    try:
+        await s.gateway.serve(user_id, resume, WSEncoder(), sink, "websocket", direct=False)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    if not sink.closed:
+        with contextlib.suppress(Exception):
+            await socket.close(CLOSE_GOING_AWAY, "server closing")
+
+
+def _authenticate(s: Services, socket: WebSocket) -> str | None:
+    header = socket.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    try:
+        if scheme.lower() == "bearer" and token.strip():
+            return s.signer.verify(token.strip(), "subscriber")
+        cookie = socket.cookies.get(SESSION_COOKIE)
+        if cookie:
+            return s.signer.verify(cookie, "session")
+    except TokenError:
+        return None
+    return None
+
+
+async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, user_id: str) -> None:
+    """Client-to-server messages; a bad one gets an ``error`` message, never a dropped connection."""
+    try:
+        while not sink.closed:
+            text = await socket.receive_text()
+            try:
+                message = _decode(text)
+                if isinstance(message, Read):
+                    await mark_read(s, user_id, message.ids)
+                elif isinstance(message, ReadAll):
+                    await mark_read(s, user_id, None)
+                elif isinstance(message, Ping):
+                    await socket.send_text('{"type":"pong"}')
+                elif isinstance(message, Ack):
+                    s.metrics.acks.labels("websocket").inc(len(message.ids))
+                else:
+                    raise msgspec.ValidationError("resume is only allowed as the first message")
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                await socket.send_text(msgspec.json.encode({"type": "error", "error": "invalid_request",
+                                                            "message": _reason(exc)}))
+            except HeraldError as exc:
+                await socket.send_text(msgspec.json.encode({"type": "error", "error": exc.code, "message": exc.message}))
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        sink.close()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "no resume message"
+    text = exc.message if isinstance(exc, HeraldError) else str(exc)
+    return text[:120]  # a close reason is at most 123 bytes
