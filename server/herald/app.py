@@ -11,8 +11,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from herald.admin import admin_router
 from herald.api_demo import DemoController
 from herald.api_inbox import InboxController
+from herald.api_ws import notifications_ws
 from herald.api_ops import healthz, metrics, readyz
 from herald.api_producer import ProducerController
 from herald.api_push import PushController
@@ -39,8 +41,8 @@ def create_app(settings: Settings) -> Litestar:
     async def on_shutdown(_: Litestar) -> None:
         await services.stop()
 
-    handlers: list = [ProducerController, InboxController, SessionController, PushController, healthz, readyz, metrics,
-                      service_worker]
+    handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController, healthz, readyz, metrics,
+                      service_worker, admin_router(settings)]
     if WEB_DIR.is_dir():
         handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR], include_in_schema=False))
     if not settings.is_production:

@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to bind (HERALD_PORT)")
     serve.add_argument("--database-url", help="SQLAlchemy async URL (HERALD_DATABASE_URL)")
     serve.add_argument("--redis-url", help="Redis URL for fan-out across processes (HERALD_REDIS_URL)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes on this machine (needs Redis when > 1)")
 
     commands.add_parser("migrate", help="upgrade the database schema (Alembic)")
 
@@ -28,7 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     vapid.add_argument("--rotate", action="store_true",
                        help="make a new key pair and delete every push subscription (browsers subscribe again)")
 
+    from herald.admin_cli import add_admin_arguments
+
+    add_admin_arguments(commands.add_parser("admin", help="admin console accounts: create, password"))
+
+    from herald.bench import add_bench_arguments
+
+    add_bench_arguments(commands.add_parser("bench", help="load-test SSE fan-out of a Herald server or a peer"))
+
     args = parser.parse_args(argv)
+    if args.command == "bench":  # a client of any server: this machine's HERALD_* settings do not apply
+        from herald.bench import run_bench
+
+        return run_bench(args)
     overrides = {key: value for key, value in vars(args).items() if key in ("host", "port", "database_url", "redis_url")}
     try:
         settings = load_settings(**overrides)
@@ -37,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
-        return _serve(settings)
+        return _serve(settings, args.workers)
     if args.command == "migrate":
         from herald.db import migrate
 
@@ -48,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         from herald.push_vapid import vapid_command
 
         return vapid_command(settings, rotate=args.rotate)
+    if args.command == "admin":
+        from herald.admin_cli import admin_command
+
+        return admin_command(settings, args)
     from herald.tokens import TokenError, TokenSigner
 
     try:
@@ -59,20 +76,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, workers: int) -> int:
+    import os
+
     import uvicorn
 
-    from herald.app import create_app
     from herald.db import migrate
 
+    if workers > 1 and not settings.redis_url:
+        print("herald: --workers above 1 needs HERALD_REDIS_URL: in-process fan-out serves one process", file=sys.stderr)
+        return 2
     if settings.migrate_on_start:
         migrate(settings.effective_database_url)
     if not settings.is_production:
         print(f"Herald (development) on http://{settings.host}:{settings.port}/  demo page at /", flush=True)
         print(f"Development API key: {settings.api_keys[0]}", flush=True)
+    # Workers are fresh processes that build their settings from the environment:
+    # hand them what the flags and the development defaults decided here.
+    os.environ.update({
+        "HERALD_HOST": settings.host, "HERALD_PORT": str(settings.port), "HERALD_SECRET": settings.secret,
+        "HERALD_API_KEYS": ",".join(settings.api_keys), "HERALD_DATABASE_URL": settings.database_url,
+        "HERALD_REDIS_URL": settings.redis_url, "HERALD_MIGRATE_ON_START": "false",
+    })
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-        log_level="info", access_log=False, timeout_graceful_shutdown=3,
+        "herald.app:app_from_environment", factory=True, host=settings.host, port=settings.port, workers=workers,
+        loop="uvloop", http="httptools", log_level="info", access_log=False, timeout_graceful_shutdown=3,
+        # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s.
+        ws_ping_interval=30, ws_ping_timeout=10,
     )
     return 0
 
