@@ -18,9 +18,14 @@ done
 
 # Debian's full Chromium: Playwright cannot download browsers here, and the
 # service worker and notification tests need the full browser, not a headless shell.
-if [ ! -x /usr/bin/chromium ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+# nginx: the reverse-proxy test runs two nodes behind it.
+missing=""
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+if [ -n "$missing" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
+export PATH="$PATH:/usr/sbin"
 
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv

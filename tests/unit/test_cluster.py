@@ -150,3 +150,101 @@ async def test_presence_is_cluster_wide_for_the_push_fallback(cluster: tuple[Her
         assert push.message["notification"]["id"] == later
     finally:
         service.stop()
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    upstream herald {{
+        # Hash by session cookie or token: a user's reconnects land on the same node while it lives.
+        hash $http_authorization$cookie_herald_session consistent;
+        server 127.0.0.1:{a} max_fails=1 fail_timeout=2s;
+        server 127.0.0.1:{b} max_fails=1 fail_timeout=2s;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location /api/notifications/stream {{
+            proxy_pass http://herald;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_read_timeout 1h;
+            proxy_next_upstream error timeout;
+        }}
+        location / {{
+            proxy_pass http://herald;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout;
+        }}
+    }}
+}}
+"""
+
+
+def _open_streams(node: HeraldServer) -> float:
+    import re
+
+    text = httpx.get(node.url + "/metrics").text
+    match = re.search(r'^herald_connections{transport="sse"} ([0-9.]+)$', text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+@pytest.fixture
+def nginx(tmp_path: Path, cluster: tuple[HeraldServer, HeraldServer]) -> Iterator[str]:
+    import shutil
+    import subprocess
+    import time
+
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is not installed (scripts/test.sh installs Debian's nginx)")
+    from tests.herald_server import free_port
+
+    a, b = cluster
+    port = free_port()
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    (prefix / "nginx.conf").write_text(NGINX_CONF.format(prefix=prefix, a=a.port, b=b.port, port=port))
+    process = subprocess.Popen(["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+async def test_through_nginx_a_stream_survives_the_death_of_its_node(nginx: str, cluster: tuple[HeraldServer, HeraldServer], user_id: str) -> None:
+    a, b = cluster
+    token = a.token(user_id)
+    published: list[str] = []
+    received: list[str] = []
+    async with open_stream(nginx, token, last_event_id="0") as first:
+        await first.until("ready")
+        for i in range(20):
+            published.append(a.publish(to={"users": [user_id]}, type="t", title=f"#{i}")["id"])
+        while len(received) < 10:
+            received.append((await first.until("notification")).json()["id"])
+        cursor = first.last_event_id
+        serving = a if _open_streams(a) >= 1 else b
+        assert _open_streams(serving) >= 1
+    # The node that served the stream dies; the proxy sends the reconnect to the survivor.
+    serving.kill_group()
+    survivor = b if serving is a else a
+    for i in range(20, 30):
+        published.append(survivor.publish(to={"users": [user_id]}, type="t", title=f"#{i}")["id"])
+    async with open_stream(nginx, token, last_event_id=cursor) as second:
+        await second.until("ready")
+        while len(received) < len(published):
+            received.append((await second.until("notification", timeout=15)).json()["id"])
+    assert received == published
