@@ -22,6 +22,15 @@ SECRET = "test-secret-0123456789-abcdefghijklmnop"
 POSTGRES_ADMIN_URL = os.environ.get("HERALD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def run_async(coroutine: Any) -> Any:
+    """Run a coroutine to completion from a sync test, whether or not some loop is running here."""
+    import asyncio
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, MediaType, Response, get
+from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -25,6 +26,7 @@ from herald.sse import RAW_SEND
 from herald.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+STREAM_PATH = "/api/notifications/stream"
 WEB_DIR = ROOT / "web"
 SERVICE_WORKER = ROOT / "service_worker" / "sw.js"
 
@@ -54,6 +56,9 @@ def create_app(settings: Settings) -> Litestar:
         on_shutdown=[on_shutdown],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
+        # Static files and JSON go out gzipped; the SSE stream must not (a proxy or browser
+        # would buffer a compressed stream, and its fast path writes plain chunks).
+        compression_config=CompressionConfig(backend="gzip", gzip_compress_level=6, exclude=[STREAM_PATH]),
         openapi_config=OpenAPIConfig(
             title="Herald", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()],
         ),

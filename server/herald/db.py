@@ -32,7 +32,9 @@ class Database:
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30})
+            # WAL lets readers run beside the writer: a bigger pool serves bursts of stream opens.
+            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20,
+                                                           max_overflow=20, pool_timeout=30)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10)

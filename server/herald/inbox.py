@@ -155,12 +155,13 @@ class Inbox:
         )
 
     async def stream_start(self, user_id: str) -> StreamStart:
+        unread = (select(func.count()).select_from(inbox_items)
+                  .where(inbox_items.c.user_id == user_id, inbox_items.c.read.is_(False)).scalar_subquery())
         async with self.db.read() as conn:
             row = (await conn.execute(
-                select(users.c.last_seq, users.c.pruned_seq).where(users.c.user_id == user_id)
+                select(users.c.last_seq, users.c.pruned_seq, unread.label("unread")).where(users.c.user_id == user_id)
             )).first()
-            unread = await self._unread(conn, user_id)
-        return StreamStart(row.last_seq if row else 0, row.pruned_seq if row else 0, unread)
+        return StreamStart(row.last_seq, row.pruned_seq, row.unread) if row else StreamStart(0, 0, 0)
 
     async def items_after(self, user_id: str, after: int, limit: int, until: int | None = None) -> list[tuple[int, int, bytes]]:
         """(seq, rank, payload) of items with ``after < seq <= until``, oldest first."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from herald.db import alembic_config, migrate
 from herald.models import metadata
-from tests.herald_server import create_postgres_database, drop_postgres_database
+from tests.herald_server import create_postgres_database, drop_postgres_database, run_async
 
 ADMIN_TABLES = {"admin_users", "admin_sessions", "api_keys", "audit_log"}
 
@@ -25,7 +25,7 @@ def schema(url: str) -> dict[str, set[str]]:
         await engine.dispose()
         return found
 
-    return asyncio.run(read())
+    return run_async(read())
 
 
 def up_down_up(url: str) -> None:

@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from tests.herald_server import HeraldServer
+from tests.herald_server import HeraldServer, run_async
 from tests.sse_client import open_stream
 from tests.unit.test_admin_support import AdminClient, admin, eventually, inbox_titles  # noqa: F401 - fixture
 
@@ -136,7 +136,7 @@ def test_delivery_counts_show_live_recipients_and_reads(admin: AdminClient, serv
             await asyncio.to_thread(eventually, lambda: "being counted" not in _delivery(admin, sent))
             return sent
 
-    sent = asyncio.run(send_while_connected())
+    sent = run_async(send_while_connected())
     fragment = _delivery(admin, sent)
     assert re.search(r'data-k="recipients">2<', fragment)
     assert re.search(r'data-k="live">1<', fragment)

@@ -71,3 +71,13 @@ def test_unknown_paths_and_methods_get_the_error_body(server: HeraldServer) -> N
     assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
     wrong = httpx.put(server.url + "/api/publish")
     assert (wrong.status_code, wrong.json()["error"]) == (405, "method_not_allowed")
+
+
+def test_static_files_are_gzipped_but_the_stream_is_not(server: HeraldServer, user_id: str) -> None:
+    script = httpx.get(server.url + "/static/herald/index.js", headers={"Accept-Encoding": "gzip"})
+    assert script.status_code == 200 and script.headers.get("content-encoding") == "gzip"
+    with httpx.stream("GET", server.url + "/api/notifications/stream", headers={
+            "Accept-Encoding": "gzip", "Authorization": f"Bearer {server.token(user_id)}"}) as stream:
+        assert stream.status_code == 200
+        assert "content-encoding" not in stream.headers
+        assert next(stream.iter_lines()).startswith("retry:")
