@@ -1,7 +1,6 @@
 """Migration 0003 goes up, down and up again on SQLite and PostgreSQL, and matches models.py."""
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
