@@ -25,10 +25,9 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from herald.api_inbox import mark_read
-from herald.auth import SESSION_COOKIE, services
+from herald.auth import require_subscriber, services
 from herald.errors import HeraldError
 from herald.services import Services
-from herald.tokens import TokenError
 from herald.wire import parse_cursor
 
 CLOSE_GOING_AWAY = 4000  # reconnect: the server is restarting
@@ -114,8 +113,10 @@ async def notifications_ws(socket: WebSocket) -> None:
     """The notification stream over WebSocket (see the module docstring for the protocol)."""
     s = services(socket)  # type: ignore[arg-type]
     await socket.accept()
-    user_id = _authenticate(s, socket)
-    if user_id is None:
+    try:
+        user_id = await require_subscriber(socket)
+    except HeraldError:
+        # Browsers cannot read the status of a refused upgrade; a close code they can.
         await socket.close(CLOSE_UNAUTHORIZED, "unauthorized")
         return
     try:
@@ -139,20 +140,6 @@ async def notifications_ws(socket: WebSocket) -> None:
     if not sink.closed:
         with contextlib.suppress(Exception):
             await socket.close(CLOSE_GOING_AWAY, "server closing")
-
-
-def _authenticate(s: Services, socket: WebSocket) -> str | None:
-    header = socket.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    try:
-        if scheme.lower() == "bearer" and token.strip():
-            return s.signer.verify(token.strip(), "subscriber")
-        cookie = socket.cookies.get(SESSION_COOKIE)
-        if cookie:
-            return s.signer.verify(cookie, "session")
-    except TokenError:
-        return None
-    return None
 
 
 async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, user_id: str) -> None:

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
 
 from herald.errors import unauthorized
@@ -22,7 +23,7 @@ def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def bearer(request: Request) -> str | None:
+def bearer(request: ASGIConnection) -> str | None:  # type: ignore[type-arg]
     header = request.headers.get("authorization")
     if header is None:
         return None
@@ -52,7 +53,8 @@ async def require_producer(request: Request) -> str:
     return fingerprint(key)
 
 
-async def require_subscriber(request: Request) -> str:
+async def require_subscriber(request: ASGIConnection) -> str:  # type: ignore[type-arg]
+    """The user id behind a Bearer subscriber token or the session cookie (HTTP and WebSocket alike)."""
     signer = services(request).signer
     token = bearer(request)
     try:
