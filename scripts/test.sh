@@ -30,6 +30,6 @@ export PATH="$PATH:/usr/sbin"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
 
 exec .venv/bin/python -m pytest "$@"

@@ -74,7 +74,7 @@ def test_unknown_paths_and_methods_get_the_error_body(server: HeraldServer) -> N
 
 
 def test_static_files_are_gzipped_but_the_stream_is_not(server: HeraldServer, user_id: str) -> None:
-    script = httpx.get(server.url + "/static/herald/index.js", headers={"Accept-Encoding": "gzip"})
+    script = httpx.get(server.url + "/static/herald/store.js", headers={"Accept-Encoding": "gzip"})
     assert script.status_code == 200 and script.headers.get("content-encoding") == "gzip"
     with httpx.stream("GET", server.url + "/api/notifications/stream", headers={
             "Accept-Encoding": "gzip", "Authorization": f"Bearer {server.token(user_id)}"}) as stream:
