@@ -34,6 +34,8 @@ class BusEvent(msgspec.Struct, array_like=True, frozen=True):
     seq: int
     rank: int
     payload: bytes
+    sent_at: float = 0.0
+    """When the publish was accepted (epoch seconds), for the delivery latency histogram; 0: not measured."""
 
 
 class Listener(Protocol):

@@ -55,8 +55,8 @@ PRESENCE_FLUSH_SECONDS = 0.05
 
 class _Batch(msgspec.Struct, array_like=True):
     payloads: list[bytes]
-    # (kind, user_id, seq, rank, payload index)
-    events: list[tuple[str, str, int, int, int]]
+    # (kind, user_id, seq, rank, payload index, sent_at)
+    events: list[tuple[str, str, int, int, int, float]]
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -72,14 +72,15 @@ def encode_batch(events: Sequence[BusEvent]) -> bytes:
         if slot is None:
             slot = index[id(event.payload)] = len(payloads)
             payloads.append(event.payload)
-        rows.append((event.kind, event.user_id, event.seq, event.rank, slot))
+        rows.append((event.kind, event.user_id, event.seq, event.rank, slot, event.sent_at))
     return _encode(_Batch(payloads, rows))
 
 
 def decode_batch(data: bytes) -> list[BusEvent]:
     batch = _decode(data)
     payloads = batch.payloads
-    return [BusEvent(kind, user, seq, rank, payloads[slot]) for kind, user, seq, rank, slot in batch.events]  # type: ignore[arg-type]
+    return [BusEvent(kind, user, seq, rank, payloads[slot], sent_at)  # type: ignore[arg-type]
+            for kind, user, seq, rank, slot, sent_at in batch.events]
 
 
 class RedisFanout(Fanout):

@@ -13,6 +13,7 @@ brought within ``gap_fill_seconds``).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 import itertools
 import time
@@ -24,6 +25,7 @@ from herald.metrics import Metrics
 from herald.wire import PRIORITY_RANK
 
 REPLAY_PAGE = 200
+LATENCY_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_FRAMES_PER_WRITE = 256
 
 
@@ -56,11 +58,19 @@ class Sink(Protocol):
 class Stats:
     """Plain counters on the hot path; the metrics collector reads them (no locks per frame)."""
 
-    __slots__ = ("delivered", "overflows")
+    __slots__ = ("delivered", "overflows", "latency_counts", "latency_sum")
 
     def __init__(self) -> None:
         self.delivered = 0
         self.overflows = 0
+        self.latency_counts = [0] * (len(LATENCY_BOUNDS) + 1)  # the last slot is +Inf
+        self.latency_sum = 0.0
+
+    def observe(self, sent_at: float) -> None:
+        """Publish-to-write latency of one live frame: a bisect and two adds, no lock."""
+        latency = time.time() - sent_at
+        self.latency_counts[bisect.bisect_left(LATENCY_BOUNDS, latency)] += 1
+        self.latency_sum += latency
 
 
 class Connection:
@@ -116,6 +126,8 @@ class Connection:
                     and sink.write(self.encoder.notification(seq, event.payload))):  # type: ignore[union-attr]
                 self.cursor = self._max_known = seq
                 self.stats.delivered += 1
+                if event.sent_at:
+                    self.stats.observe(event.sent_at)
                 self.last_write = time.monotonic()
                 return
             if len(self._heap) >= self.limit:
@@ -161,6 +173,8 @@ class Connection:
             self._done.add(event.seq)
             self._advance()
             frames.append(encoder.notification(self.cursor, event.payload))
+            if event.sent_at:  # live events only: a replay's delay is the client's absence
+                self.stats.observe(event.sent_at)
         return frames
 
     def gap_due(self, now: float, after_seconds: float) -> float | None:

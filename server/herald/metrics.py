@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 
@@ -57,7 +57,7 @@ class _GatewayCollector(Collector):
     def __init__(self, stats: Mapping[str, Any]) -> None:
         self.stats = stats
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
         deliveries = CounterMetricFamily("herald_deliveries", "Frames written to subscriber connections",
                                          labels=["transport"])
         overflows = CounterMetricFamily("herald_connection_overflows",
@@ -68,3 +68,14 @@ class _GatewayCollector(Collector):
             overflows.add_metric([transport], stats.overflows)
         yield deliveries
         yield overflows
+        from herald.gateway import LATENCY_BOUNDS
+
+        latency = HistogramMetricFamily("herald_delivery_latency_seconds",
+                                        "Publish accepted to frame written, per live delivery", labels=["transport"])
+        for transport, stats in sorted(self.stats.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip((*LATENCY_BOUNDS, float("inf")), stats.latency_counts):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+            latency.add_metric([transport], buckets, stats.latency_sum)
+        yield latency

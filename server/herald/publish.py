@@ -7,6 +7,7 @@ failing it loses nothing (connections recover from the inbox).
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
@@ -41,6 +42,7 @@ class Publisher:
 
     async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
         with self.metrics.publish_seconds.time():
+            accepted = time.time()  # delivery latency runs from here to each frame's write
             key = request.idempotency_key
             if key is not None:
                 earlier = await self._earlier_answer(producer, key)
@@ -58,14 +60,14 @@ class Publisher:
                 return earlier
             self.metrics.publishes.labels(_target_kind(request)).inc()
             self.metrics.inbox_writes.inc(len(deliveries))
-            pushes = await self.fan_out(deliveries)
+            pushes = await self.fan_out(deliveries, accepted)
             if self.delivery_log is not None:
                 self.delivery_log.record(response.id, deliveries, pushes)
             return response
 
-    async def fan_out(self, deliveries: list[Delivery]) -> int:
+    async def fan_out(self, deliveries: list[Delivery], accepted: float = 0.0) -> int:
         """Offer the deliveries to live connections and queue Web Push for the rest; returns pushes queued."""
-        events = [BusEvent("notification", d.user_id, d.seq, d.rank, d.payload) for d in deliveries]
+        events = [BusEvent("notification", d.user_id, d.seq, d.rank, d.payload, accepted) for d in deliveries]
         try:
             await self.fanout.publish(events)
         except Exception as exc:  # noqa: BLE001 - the inbox has it; streams recover on resume or gap fill

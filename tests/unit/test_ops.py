@@ -50,6 +50,7 @@ def test_readiness_is_503_with_retry_after_when_the_database_is_gone(fresh_serve
 async def test_metrics_count_connections_publishes_and_deliveries(server: HeraldServer, user_id: str) -> None:
     before_publishes = metric(server, "herald_publishes_total", '{target="users"}')
     before_deliveries = metric(server, "herald_deliveries_total", '{transport="sse"}')
+    before_latencies = metric(server, "herald_delivery_latency_seconds_count", '{transport="sse"}')
     async with open_stream(server.url, server.token(user_id)) as stream:
         await stream.until("ready")
         assert metric(server, "herald_connections", '{transport="sse"}') >= 1
@@ -57,6 +58,8 @@ async def test_metrics_count_connections_publishes_and_deliveries(server: Herald
         await stream.until("notification")
     assert metric(server, "herald_publishes_total", '{target="users"}') == before_publishes + 1
     assert metric(server, "herald_deliveries_total", '{transport="sse"}') >= before_deliveries + 1
+    assert metric(server, "herald_delivery_latency_seconds_count", '{transport="sse"}') >= before_latencies + 1
+    assert metric(server, "herald_delivery_latency_seconds_bucket", '{le="+Inf",transport="sse"}') >= before_latencies + 1
 
 
 def test_openapi_document_lists_the_public_paths(server: HeraldServer) -> None:
