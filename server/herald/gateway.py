@@ -83,7 +83,7 @@ class Connection:
     the queue and the connection's own loop.
     """
 
-    def __init__(self, user_id: str, limit: int) -> None:
+    def __init__(self, user_id: str, limit: int, stats: Stats | None = None) -> None:
         self.user_id = user_id
         self.cursor = 0
         self.limit = limit
@@ -99,7 +99,7 @@ class Connection:
         self._waiter: asyncio.Future[None] | None = None
         self.sink: Sink | None = None  # set once the opening frames are out: direct writes allowed
         self.encoder: Encoder | None = None
-        self.stats = Stats()
+        self.stats = stats if stats is not None else Stats()  # shared per transport by the gateway
         self.last_write = time.monotonic()
 
     @property
@@ -140,7 +140,7 @@ class Connection:
                 self.last_write = time.monotonic()
                 return
             heapq.heappush(self._heap, (-1, next(self._order), event))
-        self._wake()
+        self.wake()
 
     def add_replayed(self, rows: list[tuple[int, int, bytes]], after: int, until: int) -> None:
         """Queue rows read from the inbox; every seq in (after, until] not among them does not exist."""
@@ -177,7 +177,7 @@ class Connection:
                 self.stats.observe(event.sent_at)
         return frames
 
-    def gap_due(self, now: float, after_seconds: float) -> float | None:
+    def gap_due(self, after_seconds: float) -> float | None:
         """When a gap should be filled from the inbox (None: no gap)."""
         if self.gap_since is None:
             return None
@@ -186,7 +186,7 @@ class Connection:
     def resync(self) -> None:
         if self.replay_after is None:
             self.replay_after, self.replay_until = self.cursor, None
-        self._wake()
+        self.wake()
 
     def fill_gap(self) -> None:
         self.gap_since = None
@@ -218,7 +218,7 @@ class Connection:
         self._known = set(self._done)
         self._max_known = max(self._done, default=self.cursor)
         self.replay_after, self.replay_until = self.cursor, None
-        self._wake()
+        self.wake()
 
     def _advance(self) -> None:
         done = self._done
@@ -239,9 +239,6 @@ class Connection:
             self.gap_since = time.monotonic()
 
     def wake(self) -> None:
-        self._wake()
-
-    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -271,8 +268,7 @@ class Gateway:
     async def serve(self, user_id: str, resume: int | None, encoder: Encoder, sink: Sink, transport: str,
                     direct: bool = True) -> None:
         """The one subscribe loop: write one connection's events to ``sink`` until the client leaves."""
-        conn = Connection(user_id, self.queue_limit)
-        conn.stats = self.stats(transport)
+        conn = Connection(user_id, self.queue_limit, self.stats(transport))
         sink.on_close = conn.wake
         # Attach before reading the inbox, so nothing committed in between is missed.
         self.fanout.attach(user_id, conn)
@@ -307,7 +303,7 @@ class Gateway:
                     await self._replay_page(conn)
                     continue
                 now = time.monotonic()
-                gap_at = conn.gap_due(now, self.gap_fill_seconds)
+                gap_at = conn.gap_due(self.gap_fill_seconds)
                 if gap_at is not None and gap_at <= now:
                     conn.fill_gap()
                     continue
