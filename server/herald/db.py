@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Sequence
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table, Text, event, text
+import msgspec
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table, Text, any_, event, func, literal, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -43,6 +45,18 @@ class Database:
     def insert(self, table: Any) -> Any:
         """A dialect insert, which offers ``on_conflict_do_update`` / ``do_nothing`` on both databases."""
         return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
+
+    def among(self, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+        """``column IN values`` as one bound parameter, whatever the count.
+
+        An expanding ``IN`` list costs SQLAlchemy a compile per distinct length and
+        SQLite a parameter per value (at most 32,766); a JSON array (SQLite's
+        ``json_each``) or a PostgreSQL array is one parameter and one cached statement.
+        """
+        if self.is_sqlite:
+            return column.in_(select(literal_column("value")).select_from(
+                func.json_each(literal(msgspec.json.encode(list(values)).decode()))))
+        return column == any_(literal(list(values), postgresql.ARRAY(Text)))
 
     async def insert_many(self, conn: AsyncConnection, table: Table, rows: list[tuple[Any, ...]],
                           conflict_key: str | None = None) -> None:
@@ -96,6 +110,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A broadcast touches a page per recipient in each inbox index: keep them cached (64 MiB).
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, false, func, literal, literal_column, select, true, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,8 +18,6 @@ from herald.db import Database
 from herald.models import inbox_items, notifications, users
 from herald.wire import PRIORITY_RANK, Notification, encoder
 
-CHUNK = 500  # ids per IN list in lookups
-ALLOCATE_CHUNK = 2000  # well under SQLite's 32,766 bound parameters
 MAX_ACTORS = 3
 
 
@@ -38,6 +36,9 @@ class StreamStart:
     last_seq: int
     pruned_seq: int
     unread: int
+
+
+NEW_USER = StreamStart(0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,64 +88,75 @@ class Inbox:
         deliveries: list[Delivery] = []
         fresh = [user for user in seqs if user not in grouped]
         if fresh:
-            await self._insert_items(conn, note, fresh, seqs)
+            await self._insert_items(conn, note, fresh)
             shared = encoder.encode(self._wire(note, note["id"], 1, [note["actor"]] if note["actor"] else None))
             deliveries.extend(Delivery(user, seqs[user], rank, shared) for user in fresh)
-        for user, (item_id, count, actors) in grouped.items():
+        if grouped:
             await conn.execute(
                 update(inbox_items)
-                .where(inbox_items.c.user_id == user, inbox_items.c.id == item_id)
-                .values(seq=seqs[user], notification_id=note["id"], group_count=count, actors=actors,
-                        updated_at=note["created_at"])
-            )
+                .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"))
+                .values(seq=bindparam("s"), notification_id=note["id"], group_count=bindparam("n"),
+                        actors=bindparam("a"), updated_at=note["created_at"]),
+                [{"u": user, "item": item_id, "s": seqs[user], "n": count, "a": actors}
+                 for user, (item_id, count, actors) in grouped.items()])
+        for user, (item_id, count, actors) in grouped.items():
             deliveries.append(Delivery(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors))))
         return deliveries
 
     async def _allocate(self, conn: AsyncConnection, user_ids: list[str], now: int) -> dict[str, int]:
-        """Take the next sequence number of each user (``user_ids`` sorted), inside the caller's transaction."""
-        await self.db.insert_many(conn, users, [(u, 0, 0, now) for u in user_ids], conflict_key="user_id")
-        if not self.db.is_sqlite:
-            # One statement; rows are locked in user-id order so overlapping fan-outs cannot deadlock.
-            rows = await conn.exec_driver_sql(
-                "UPDATE users SET last_seq = users.last_seq + 1 FROM (SELECT user_id FROM users"
-                " WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE) AS locked"
-                " WHERE users.user_id = locked.user_id RETURNING users.user_id, users.last_seq", (user_ids,))
-            return dict(rows.tuples().all())
-        seqs: dict[str, int] = {}
-        for start in range(0, len(user_ids), ALLOCATE_CHUNK):
-            chunk = user_ids[start:start + ALLOCATE_CHUNK]
+        """Take the next sequence number of each user (``user_ids`` sorted), inside the caller's transaction.
+
+        Two statements whatever the fan-out: make unknown users known, then bump every
+        ``last_seq`` and return it. The work stays in the database, not in per-row Python.
+        """
+        if self.db.is_sqlite:
+            await conn.execute(self.db.insert(users).from_select(
+                ["user_id", "last_seq", "pruned_seq", "created_at"],
+                select(literal_column("value"), literal(0), literal(0), literal(now, users.c.created_at.type))
+                .select_from(func.json_each(literal(encoder.encode(user_ids).decode())))
+                .where(true()),  # SQLite needs a WHERE to tell an upsert's ON CONFLICT from a join
+            ).on_conflict_do_nothing(index_elements=[users.c.user_id]))
             rows = await conn.execute(
-                update(users).where(users.c.user_id.in_(chunk)).values(last_seq=users.c.last_seq + 1)
-                .returning(users.c.user_id, users.c.last_seq)
-            )
-            seqs.update(rows.tuples().all())
-        return seqs
+                update(users).where(self.db.among(users.c.user_id, user_ids)).values(last_seq=users.c.last_seq + 1)
+                .returning(users.c.user_id, users.c.last_seq))
+            return dict(rows.all())  # type: ignore[arg-type]
+        await conn.exec_driver_sql(
+            "INSERT INTO users (user_id, last_seq, pruned_seq, created_at) SELECT u, 0, 0, $2"
+            " FROM unnest($1::text[]) AS u ON CONFLICT (user_id) DO NOTHING", (user_ids, now))
+        # One statement; rows are locked in user-id order so overlapping fan-outs cannot deadlock.
+        rows = await conn.exec_driver_sql(
+            "UPDATE users SET last_seq = users.last_seq + 1 FROM (SELECT user_id FROM users"
+            " WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE) AS locked"
+            " WHERE users.user_id = locked.user_id RETURNING users.user_id, users.last_seq", (user_ids,))
+        return dict(rows.all())  # type: ignore[arg-type]
 
     async def _open_groups(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str]) -> dict[str, tuple[str, int, list[str] | None]]:
         """Unread items of the same group inside the window, per user: (item id, new count, new actors)."""
         found: dict[str, tuple[str, int, list[str] | None]] = {}
-        since = note["created_at"] - self.group_window_ms
-        for start in range(0, len(user_ids), CHUNK):
-            chunk = user_ids[start:start + CHUNK]
-            rows = await conn.execute(
-                select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.group_count, inbox_items.c.actors)
-                .where(inbox_items.c.user_id.in_(chunk), inbox_items.c.group_key == note["group_key"],
-                       inbox_items.c.read.is_(False), inbox_items.c.created_at >= since)
-            )
-            for row in rows:
-                actors = list(row.actors or [])
-                if note["actor"]:
-                    actors = [note["actor"]] + [a for a in actors if a != note["actor"]]
-                found[row.user_id] = (row.id, row.group_count + 1, actors[:MAX_ACTORS] or None)
+        rows = await conn.execute(
+            select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.group_count, inbox_items.c.actors)
+            .where(self.db.among(inbox_items.c.user_id, user_ids), inbox_items.c.group_key == note["group_key"],
+                   inbox_items.c.read.is_(False), inbox_items.c.created_at >= note["created_at"] - self.group_window_ms)
+        )
+        for row in rows:
+            actors = list(row.actors or [])
+            if note["actor"]:
+                actors = [note["actor"]] + [a for a in actors if a != note["actor"]]
+            found[row.user_id] = (row.id, row.group_count + 1, actors[:MAX_ACTORS] or None)
         return found
 
-    async def _insert_items(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str], seqs: dict[str, int]) -> None:
-        actors = encoder.encode([note["actor"]]).decode() if note["actor"] else None
-        nid, group_key, created = note["id"], note["group_key"], note["created_at"]
-        # Column order of the table: user_id, id, seq, notification_id, group_key, group_count, actors, read, ...
-        await self.db.insert_many(conn, inbox_items, [
-            (u, nid, seqs[u], nid, group_key, 1, actors, False, created, created) for u in user_ids
-        ])
+    async def _insert_items(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str]) -> None:
+        """One new item per user, its seq read from the row ``_allocate`` just bumped (same transaction)."""
+        c = inbox_items.c
+        nid, created = literal(note["id"], c.id.type), literal(note["created_at"], c.created_at.type)
+        actors = [note["actor"]] if note["actor"] else None
+        await conn.execute(inbox_items.insert().from_select(
+            ["user_id", "id", "seq", "notification_id", "group_key", "group_count", "actors", "read",
+             "created_at", "updated_at"],
+            select(users.c.user_id, nid, users.c.last_seq, nid, literal(note["group_key"], c.group_key.type),
+                   literal(1, c.group_count.type), literal(actors, c.actors.type), false(), created, created)
+            .where(self.db.among(users.c.user_id, user_ids)),
+        ))
 
     @staticmethod
     def _wire(note: dict[str, Any], item_id: str, count: int, actors: list[str] | None) -> Notification:
@@ -155,13 +167,18 @@ class Inbox:
         )
 
     async def stream_start(self, user_id: str) -> StreamStart:
+        return (await self.stream_starts([user_id]))[user_id]
+
+    async def stream_starts(self, user_ids: list[str]) -> dict[str, StreamStart]:
+        """Where each user's stream starts (head, retention floor, unread), in one query for many users."""
         unread = (select(func.count()).select_from(inbox_items)
-                  .where(inbox_items.c.user_id == user_id, inbox_items.c.read.is_(False)).scalar_subquery())
+                  .where(inbox_items.c.user_id == users.c.user_id, inbox_items.c.read.is_(False)).scalar_subquery())
         async with self.db.read() as conn:
-            row = (await conn.execute(
-                select(users.c.last_seq, users.c.pruned_seq, unread.label("unread")).where(users.c.user_id == user_id)
-            )).first()
-        return StreamStart(row.last_seq, row.pruned_seq, row.unread) if row else StreamStart(0, 0, 0)
+            rows = await conn.execute(
+                select(users.c.user_id, users.c.last_seq, users.c.pruned_seq, unread.label("unread"))
+                .where(self.db.among(users.c.user_id, user_ids)))
+            found = {row.user_id: StreamStart(row.last_seq, row.pruned_seq, row.unread) for row in rows}
+        return {user_id: found.get(user_id, NEW_USER) for user_id in user_ids}
 
     async def items_after(self, user_id: str, after: int, limit: int, until: int | None = None) -> list[tuple[int, int, bytes]]:
         """(seq, rank, payload) of items with ``after < seq <= until``, oldest first."""

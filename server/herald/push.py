@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select
 
 from herald.db import Database
 from herald.fanout import Fanout
-from herald.inbox import CHUNK, Delivery
+from herald.inbox import Delivery
 from herald.metrics import Metrics
 from herald.models import push_jobs, push_subscriptions
 from herald.push_endpoint import check_endpoint
@@ -181,8 +181,7 @@ class PushService:
         if not rows:
             return 0
         async with self.db.write() as conn:
-            for start in range(0, len(rows), CHUNK):
-                await conn.execute(push_jobs.insert(), rows[start:start + CHUNK])
+            await conn.execute(push_jobs.insert(), rows)
         self.metrics.push_enqueued.inc(len(rows))
         self.sender.wake()
         return len(rows)
@@ -191,9 +190,8 @@ class PushService:
         # A read first: most publishes reach nobody with a subscription, and SQLite has one writer.
         found: dict[str, list[str]] = {}
         async with self.db.read() as conn:
-            for start in range(0, len(user_ids), CHUNK):
-                rows = await conn.execute(select(push_subscriptions.c.user_id, push_subscriptions.c.id).where(
-                    push_subscriptions.c.user_id.in_(user_ids[start:start + CHUNK])))
-                for user_id, subscription_id in rows:
-                    found.setdefault(user_id, []).append(subscription_id)
+            rows = await conn.execute(select(push_subscriptions.c.user_id, push_subscriptions.c.id).where(
+                self.db.among(push_subscriptions.c.user_id, user_ids)))
+            for user_id, subscription_id in rows:
+                found.setdefault(user_id, []).append(subscription_id)
         return found
