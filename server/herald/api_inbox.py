@@ -12,7 +12,8 @@ from herald.errors import invalid_cursor, invalid_request, not_found
 from herald.fanout import BusEvent
 from herald.poll import poll
 from herald.services import Services
-from herald.sse import AsgiSink, SSEEncoder, SSEStream, TransportSink
+from herald.connection import Connection
+from herald.sse import SSE_ENCODER, AsgiSink, SSEStream, TransportSink
 from herald.wire import Notification, encoder, parse_cursor
 
 
@@ -50,10 +51,10 @@ class InboxController(Controller):
             resume = parse_cursor(last_event_id_query, "lastEventId")
         gateway = services(request).gateway
 
-        async def serve(sink: TransportSink | AsgiSink) -> None:
-            await gateway.serve(user_id, resume, SSEEncoder(), sink, "sse", direct=isinstance(sink, TransportSink))
+        async def open_stream(sink: TransportSink | AsgiSink) -> Connection | None:
+            return await gateway.open(user_id, resume, SSE_ENCODER, sink, "sse")
 
-        return SSEStream(serve)
+        return SSEStream(open_stream)
 
     @get("/poll", media_type=MediaType.JSON)
     async def long_poll(

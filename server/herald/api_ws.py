@@ -17,8 +17,7 @@ within 10 s (``herald serve`` configures it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Annotated
+from typing import Annotated, Callable
 
 import msgspec
 from litestar import WebSocket, websocket
@@ -58,12 +57,13 @@ class WSEncoder:
 class WebSocketSink:
     """One WebSocket text message per frame; no direct writes (ASGI websocket send only)."""
 
-    __slots__ = ("closed", "on_close", "_socket")
+    __slots__ = ("closed", "on_close", "_socket", "_closing")
 
     def __init__(self, socket: WebSocket) -> None:
         self.closed = False
-        self.on_close = lambda: None
+        self.on_close: Callable[[], None] = lambda: None
         self._socket = socket
+        self._closing: asyncio.Future[None] | None = None
 
     def write(self, data: bytes) -> bool:
         return False
@@ -73,9 +73,15 @@ class WebSocketSink:
             for frame in frames:
                 await self._socket.send_text(frame)
         except (WebSocketDisconnect, RuntimeError, OSError):
-            self.close()
+            self.disconnected()
 
     def close(self) -> None:
+        """The server ends the connection (shutdown, an error): "reconnect", and the client loop ends."""
+        if not self.closed:
+            self._closing = asyncio.ensure_future(self._socket.close(CLOSE_GOING_AWAY, "server closing"))
+            self.disconnected()
+
+    def disconnected(self) -> None:
         if not self.closed:
             self.closed = True
             self.on_close()
@@ -105,6 +111,7 @@ class Ack(ClientMessage, tag="ack"):
     ids: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=500)]
 
 
+WS_ENCODER = WSEncoder()
 _decode = msgspec.json.Decoder(Resume | Read | ReadAll | Ping | Ack).decode
 
 
@@ -130,16 +137,8 @@ async def notifications_ws(socket: WebSocket) -> None:
     except WebSocketDisconnect:
         return
     sink = WebSocketSink(socket)
-    listener = asyncio.ensure_future(_handle_client(s, socket, sink, user_id))
-    try:
-        await s.gateway.serve(user_id, resume, WSEncoder(), sink, "websocket", direct=False)
-    finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
-    if not sink.closed:
-        with contextlib.suppress(Exception):
-            await socket.close(CLOSE_GOING_AWAY, "server closing")
+    if await s.gateway.open(user_id, resume, WS_ENCODER, sink, "websocket") is not None:
+        await _handle_client(s, socket, sink, user_id)  # until the client leaves; the gateway writes meanwhile
 
 
 async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, user_id: str) -> None:
@@ -167,7 +166,7 @@ async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, us
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
-        sink.close()
+        sink.disconnected()
 
 
 def _reason(exc: Exception) -> str:

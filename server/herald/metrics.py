@@ -68,7 +68,7 @@ class _GatewayCollector(Collector):
             overflows.add_metric([transport], stats.overflows)
         yield deliveries
         yield overflows
-        from herald.gateway import LATENCY_BOUNDS
+        from herald.connection import LATENCY_BOUNDS
 
         latency = HistogramMetricFamily("herald_delivery_latency_seconds",
                                         "Publish accepted to frame written, per live delivery", labels=["transport"])

@@ -60,6 +60,7 @@ class Services:
 
     async def start(self) -> None:
         await self.fanout.start()
+        await self.gateway.start()
         self._tasks.append(asyncio.create_task(self._prune_forever(), name="herald-prune"))
         await self.push.start()
         await self.admin.start()
@@ -69,6 +70,7 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.gateway.stop()
         await self.admin.stop()
         await self.push.stop()
         await self.fanout.stop()

@@ -3,15 +3,17 @@
 Payloads are msgspec JSON, which escapes every control character, so no field
 value can add a line to a frame: framing cannot be injected.
 
-Why the stream leaves the ASGI ``send()`` path: an ASGI send per event per
-connection (plus a task switch to reach it) is what limits a Python SSE server
-to about a third of raw socket writes (../shared/bench/README.md). Under
-uvicorn's httptools protocol the response headers still go through ASGI, and
-then ``TransportSink`` writes each chunk of the chunked body straight to the
-connection's transport, framed exactly as uvicorn frames it, honouring
-uvicorn's flow control; uvicorn writes the final chunk when the stream ends.
-Under any other server ``AsgiSink`` keeps to plain ASGI, with the same
-contract and fewer events per second.
+Why the stream leaves the ASGI path once it is open: an ASGI send per event per
+connection, plus the request's task and Litestar's and uvicorn's per-request
+objects held for the life of the stream, are what limit a Python SSE server
+(../shared/bench/README.md). The request itself goes through Litestar as any
+other (authentication, validation, errors, headers). Then, under uvicorn's
+httptools protocol, ``TransportSink.take_over`` makes the sink the
+connection's asyncio protocol: the request's task ends, and the gateway writes
+each chunk of the chunked body straight to the transport, with the
+transport's own flow control. What stays per idle stream is the transport,
+the sink and the gateway's ``Connection``. Under any other server ``AsgiSink``
+keeps to plain ASGI, with the same contract and fewer events per second.
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ from litestar import Request
 from litestar.response import Stream
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Scope, Send
-
 
 class SSEEncoder:
     __slots__ = ()
@@ -45,6 +46,8 @@ class SSEEncoder:
         return b": keep-alive\n\n"
 
 
+SSE_ENCODER = SSEEncoder()
+
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     # nginx and friends would otherwise buffer the stream.
@@ -56,52 +59,102 @@ def _nothing() -> None:
     pass
 
 
-class TransportSink:
-    """Chunks written straight to uvicorn's transport (httptools protocol, chunked body)."""
+class TransportSink(asyncio.Protocol):
+    """The stream's connection after the hand-over: chunks written straight to the transport."""
 
-    __slots__ = ("closed", "on_close", "_transport", "_flow")
+    __slots__ = ("closed", "on_close", "_transport", "_paused", "_drained")
 
-    def __init__(self, transport: asyncio.Transport, flow: Any) -> None:
+    def __init__(self, transport: asyncio.Transport, paused: bool) -> None:
         self.closed = False
         self.on_close: Callable[[], None] = _nothing
         self._transport = transport
-        self._flow = flow
+        self._paused = paused
+        self._drained: asyncio.Future[None] | None = None
 
     @classmethod
-    def from_send(cls, send: Send) -> "TransportSink | None":
+    def take_over(cls, send: Send) -> "TransportSink | None":
+        """Become the protocol of the connection behind uvicorn's ``send``, once the headers are out.
+
+        The response is marked complete for uvicorn, which forgets the connection
+        (as it does for a WebSocket upgrade); from here on this sink owns it.
+        None: not uvicorn's httptools protocol with a chunked body; use ``AsgiSink``.
+        """
         cycle = getattr(send, "__self__", None)
         if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
             return None
-        if cycle.chunked_encoding is not True or not cycle.response_started:  # type: ignore[union-attr]
+        if cycle.chunked_encoding is not True or not cycle.response_started or cycle.disconnected:  # type: ignore[union-attr]
             return None
-        return cls(cycle.transport, cycle.flow)  # type: ignore[union-attr]
+        protocol = getattr(cycle.on_response, "__self__", None)  # type: ignore[union-attr]
+        if protocol is None or not hasattr(protocol, "connections"):
+            return None
+        transport: asyncio.Transport = cycle.transport  # type: ignore[union-attr]
+        sink = cls(transport, cycle.flow.write_paused)  # type: ignore[union-attr]
+        cycle.response_complete = True  # type: ignore[union-attr]
+        cycle.keep_alive = False  # type: ignore[union-attr]
+        protocol.connections.discard(protocol)
+        transport.set_protocol(sink)
+        transport.resume_reading()  # a closed socket must reach connection_lost
+        return sink
 
+    # asyncio.Protocol: what the transport tells the stream.
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._wake_flush()
+
+    def data_received(self, data: bytes) -> None:
+        pass  # nothing is read from a stream; a pipelined request behind it is never answered
+
+    def eof_received(self) -> bool:
+        return False  # the client half-closed: close, and connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            self.closed = True
+            self._wake_flush()
+            self.on_close()
+
+    # Sink: what the gateway tells the stream.
     def write(self, data: bytes) -> bool:
-        if self.closed or self._flow.write_paused or self._transport.is_closing():
+        if self._paused or self.closed:
             return False
         self._transport.write(b"%x\r\n%b\r\n" % (len(data), data))
         return True
 
     async def flush(self, frames: list[bytes]) -> None:
-        if self.closed or self._transport.is_closing():
-            self.closed = True
+        if self.closed:
             return
         data = frames[0] if len(frames) == 1 else b"".join(frames)
         # Write first, then wait: bytes already popped from the queue must reach the
         # transport before any later direct write does.
         self._transport.write(b"%x\r\n%b\r\n" % (len(data), data))
-        if self._flow.write_paused:
-            await self._flow.drain()
+        if self._paused and not self.closed:
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+
+    def close(self) -> None:
+        """End the stream from the server's side: the last chunk, then close."""
+        if not self.closed:
+            self._transport.write(b"0\r\n\r\n")
+            self._transport.close()
+
+    def _wake_flush(self) -> None:
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+        self._drained = None
 
 
 class AsgiSink:
     """Plain ASGI: every flush is one ``http.response.body`` message; no direct writes."""
 
-    __slots__ = ("closed", "on_close", "_send")
+    __slots__ = ("closed", "on_close", "ended", "_send")
 
     def __init__(self, send: Send) -> None:
         self.closed = False
         self.on_close: Callable[[], None] = _nothing
+        self.ended = asyncio.Event()
         self._send = send
 
     def write(self, data: bytes) -> bool:
@@ -111,49 +164,61 @@ class AsgiSink:
         if not self.closed:
             await self._send({"type": "http.response.body", "body": b"".join(frames), "more_body": True})
 
+    def close(self) -> None:
+        self.disconnected()
 
-Serve = Callable[["TransportSink | AsgiSink"], Awaitable[None]]
+    def disconnected(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.ended.set()
+            self.on_close()
+
+
+Open = Callable[["TransportSink | AsgiSink"], Awaitable[Any]]
 
 
 RAW_SEND = "herald.raw_send"
 
 
 class _SSEASGIResponse(ASGIStreamingResponse):
-    __slots__ = ("serve", "raw_send")
+    __slots__ = ("open", "raw_send")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.raw_send = scope.get(RAW_SEND)  # type: ignore[attr-defined]
         await super().__call__(scope, receive, send)
 
     async def send_body(self, send: Send, receive: Receive) -> None:
-        direct = TransportSink.from_send(self.raw_send) if self.raw_send is not None else None
-        sink: TransportSink | AsgiSink = direct or AsgiSink(send)
+        direct = TransportSink.take_over(self.raw_send) if self.raw_send is not None else None
+        if direct is not None:
+            await self.open(direct)  # the gateway serves it from here; this request's task ends
+            return
+        sink = AsgiSink(send)
         watcher = asyncio.ensure_future(_until_disconnect(receive, sink))
         try:
-            await self.serve(sink)
+            if await self.open(sink) is not None:
+                await sink.ended.wait()
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        if not sink.closed:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            sink.disconnected()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _until_disconnect(receive: Receive, sink: "TransportSink | AsgiSink") -> None:
+async def _until_disconnect(receive: Receive, sink: AsgiSink) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-    sink.closed = True
-    sink.on_close()
+    sink.disconnected()
 
 
 class SSEStream(Stream):
-    """A ``Stream`` (so OpenAPI describes it as one) whose body is the gateway's subscribe loop."""
+    """A ``Stream`` (so OpenAPI describes it as one) whose body the gateway writes."""
 
-    __slots__ = ("serve",)
+    __slots__ = ("open",)
 
-    def __init__(self, serve: Serve) -> None:
+    def __init__(self, open: Open) -> None:
         super().__init__((), media_type="text/event-stream", headers=SSE_HEADERS)
-        self.serve = serve
+        self.open = open
 
     def to_asgi_response(self, app: Any, request: Request, *, background: Any = None, cookies: Any = None,
                          encoded_headers: Any = None, headers: dict[str, str] | None = None,
@@ -166,5 +231,5 @@ class SSEStream(Stream):
             headers={**headers, **self.headers} if headers is not None else self.headers,
             is_head_response=is_head_response, media_type="text/event-stream", status_code=self.status_code or status_code,
         )
-        response.serve = self.serve
+        response.open = self.open
         return response

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from herald.db import Database, migrate
+from herald.gateway import StartLoader
 from herald.inbox import Inbox
 from herald.models import inbox_items, notifications
 from herald.wire import new_id, now_ms
@@ -87,3 +88,13 @@ async def test_stream_starts_answer_many_users_in_one_query(inbox: Inbox) -> Non
     starts = await inbox.stream_starts(["x", "y", "nobody"])
     assert len(statements) == 1
     assert {u: (s.last_seq, s.unread) for u, s in starts.items()} == {"x": (2, 2), "y": (1, 0), "nobody": (0, 0)}
+
+
+async def test_concurrent_stream_opens_share_queries(inbox: Inbox) -> None:
+    users = [f"s{i}" for i in range(300)]
+    await publish(inbox, users)
+    loader = StartLoader(inbox)
+    statements = count_statements(inbox.db)
+    starts = await asyncio.gather(*(loader.load(user) for user in users + users[:5]))
+    assert [s.last_seq for s in starts] == [1] * 305
+    assert len(statements) <= 4, "a burst of opens is answered by a few batched queries, not one each"
