@@ -14,7 +14,7 @@ from herald.poll import poll
 from herald.services import Services
 from herald.connection import Connection
 from herald.sse import SSE_ENCODER, AsgiSink, SSEStream, TransportSink
-from herald.wire import Notification, encoder, parse_cursor
+from herald.wire import MAX_CHANNELS, Notification, encoder, parse_channels, parse_cursor
 
 
 MAX_POLL_SECONDS = 60
@@ -43,16 +43,19 @@ class InboxController(Controller):
         user_id: str,
         last_event_id_query: Annotated[str | None, Parameter(query="lastEventId", max_length=32)] = None,
         last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID", max_length=32)] = None,
+        channels: Annotated[str | None, Parameter(max_length=MAX_CHANNELS * 129,
+                                                  description="Live channels to join, comma-separated")] = None,
     ) -> SSEStream:
-        """Server-Sent Events: ``ready``, ``notification``, ``read`` and ``reset``; resume with ``Last-Event-ID``."""
+        """Server-Sent Events: ``ready``, ``notification``, ``read``, ``reset`` and ``channel``; resume with ``Last-Event-ID``."""
         # The header wins: it is what the browser sends on its own reconnects.
         resume = parse_cursor(last_event_id, "Last-Event-ID")
         if resume is None:
             resume = parse_cursor(last_event_id_query, "lastEventId")
+        joined = parse_channels(channels.split(",") if channels else [])
         gateway = services(request).gateway
 
         async def open_stream(sink: TransportSink | AsgiSink) -> Connection | None:
-            return await gateway.open(user_id, resume, SSE_ENCODER, sink, "sse")
+            return await gateway.open(user_id, resume, SSE_ENCODER, sink, "sse", joined)
 
         return SSEStream(open_stream)
 

@@ -7,7 +7,9 @@ Protocol (documented in docs/transports.md):
   then ``notification`` (``cursor``, ``notification``), ``read``, ``reset``,
   ``heartbeat``.
 - client, later: ``read`` (``ids``), ``read-all``, ``ping`` (answered ``pong``),
-  ``ack`` (``ids`` delivered; accepted and counted).
+  ``ack`` (``ids`` delivered; accepted and counted), ``subscribe`` / ``unsubscribe``
+  (``channels``: live channels, also accepted in ``resume``); server: ``channel``
+  (``event``) for each live event.
 - close codes: 4000-4099 mean "reconnect" (with backoff), 4400-4499 mean
   "do not reconnect" until something changes (credentials, the client's code).
 
@@ -27,7 +29,8 @@ from herald.api_inbox import mark_read
 from herald.auth import require_subscriber, services
 from herald.errors import HeraldError
 from herald.services import Services
-from herald.wire import parse_cursor
+from herald.connection import Connection
+from herald.wire import MAX_CHANNELS, parse_channels, parse_cursor
 
 CLOSE_GOING_AWAY = 4000  # reconnect: the server is restarting
 CLOSE_PROTOCOL = 4400  # do not reconnect: the client sent something this protocol does not allow
@@ -49,6 +52,9 @@ class WSEncoder:
 
     def reset(self, cursor: int) -> bytes:
         return b'{"type":"reset","cursor":"%d"}' % cursor
+
+    def channel(self, payload: bytes) -> bytes:
+        return b'{"type":"channel","event":%b}' % payload
 
     def heartbeat(self) -> bytes:
         return b'{"type":"heartbeat"}'
@@ -91,8 +97,20 @@ class ClientMessage(msgspec.Struct, tag_field="type", forbid_unknown_fields=True
     pass
 
 
+ChannelNames = Annotated[list[Annotated[str, msgspec.Meta(max_length=128)]], msgspec.Meta(max_length=MAX_CHANNELS)]
+
+
 class Resume(ClientMessage, tag="resume"):
     cursor: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    channels: ChannelNames = []
+
+
+class Subscribe(ClientMessage, tag="subscribe"):
+    channels: ChannelNames
+
+
+class Unsubscribe(ClientMessage, tag="unsubscribe"):
+    channels: ChannelNames
 
 
 class Read(ClientMessage, tag="read"):
@@ -112,7 +130,7 @@ class Ack(ClientMessage, tag="ack"):
 
 
 WS_ENCODER = WSEncoder()
-_decode = msgspec.json.Decoder(Resume | Read | ReadAll | Ping | Ack).decode
+_decode = msgspec.json.Decoder(Resume | Read | ReadAll | Ping | Ack | Subscribe | Unsubscribe).decode
 
 
 @websocket("/api/notifications/ws")
@@ -131,17 +149,19 @@ async def notifications_ws(socket: WebSocket) -> None:
         if not isinstance(first, Resume):
             raise msgspec.ValidationError("the first message must be resume")
         resume = parse_cursor(first.cursor, "cursor")
+        channels = parse_channels(first.channels)
     except (asyncio.TimeoutError, msgspec.DecodeError, msgspec.ValidationError, HeraldError) as exc:
         await socket.close(CLOSE_PROTOCOL, _reason(exc))
         return
     except WebSocketDisconnect:
         return
     sink = WebSocketSink(socket)
-    if await s.gateway.open(user_id, resume, WS_ENCODER, sink, "websocket") is not None:
-        await _handle_client(s, socket, sink, user_id)  # until the client leaves; the gateway writes meanwhile
+    conn = await s.gateway.open(user_id, resume, WS_ENCODER, sink, "websocket", channels)
+    if conn is not None:
+        await _handle_client(s, socket, sink, conn)  # until the client leaves; the gateway writes meanwhile
 
 
-async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, user_id: str) -> None:
+async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, conn: Connection) -> None:
     """Client-to-server messages; a bad one gets an ``error`` message, never a dropped connection."""
     try:
         while not sink.closed:
@@ -149,9 +169,13 @@ async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, us
             try:
                 message = _decode(text)
                 if isinstance(message, Read):
-                    await mark_read(s, user_id, message.ids)
+                    await mark_read(s, conn.user_id, message.ids)
                 elif isinstance(message, ReadAll):
-                    await mark_read(s, user_id, None)
+                    await mark_read(s, conn.user_id, None)
+                elif isinstance(message, Subscribe):
+                    s.gateway.join(conn, parse_channels(message.channels))
+                elif isinstance(message, Unsubscribe):
+                    s.gateway.leave(conn, message.channels)
                 elif isinstance(message, Ping):
                     await socket.send_text('{"type":"pong"}')
                 elif isinstance(message, Ack):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import heapq
 import itertools
 import time
@@ -24,16 +25,18 @@ if TYPE_CHECKING:
 
 LATENCY_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_FRAMES_PER_WRITE = 256
+LIVE_LIMIT = 64  # live-channel events waiting for one slow connection; beyond it the oldest are dropped
 
 
 class Stats:
     """Plain counters on the hot path; the metrics collector reads them (no locks per frame)."""
 
-    __slots__ = ("delivered", "overflows", "latency_counts", "latency_sum")
+    __slots__ = ("delivered", "overflows", "live_dropped", "latency_counts", "latency_sum")
 
     def __init__(self) -> None:
         self.delivered = 0
         self.overflows = 0
+        self.live_dropped = 0
         self.latency_counts = [0] * (len(LATENCY_BOUNDS) + 1)  # the last slot is +Inf
         self.latency_sum = 0.0
 
@@ -53,7 +56,7 @@ class Connection:
 
     __slots__ = ("user_id", "cursor", "limit", "overflows", "replay_after", "replay_until", "gap_since",
                  "_known", "_done", "_max_known", "_heap", "_order", "sink", "encoder", "stats", "last_write",
-                 "kick", "on_gap", "gap_timer", "pumping", "heartbeat_due")
+                 "kick", "on_gap", "gap_timer", "pumping", "heartbeat_due", "channels", "_live")
 
     def __init__(self, user_id: str, limit: int, stats: Stats | None = None) -> None:
         self.user_id = user_id
@@ -77,13 +80,15 @@ class Connection:
         self.gap_timer: asyncio.TimerHandle | None = None
         self.pumping = False
         self.heartbeat_due = False
+        self.channels: tuple[str, ...] = ()  # live channels joined
+        self._live: collections.deque[BusEvent] | None = None  # live events waiting: best-effort, bounded
 
     @property
     def queued(self) -> int:
         return len(self._heap)
 
     def has_work(self) -> bool:
-        return bool(self._heap) or self.replay_after is not None or self.heartbeat_due
+        return bool(self._heap) or bool(self._live) or self.replay_after is not None or self.heartbeat_due
 
     def start(self, cursor: int) -> None:
         """Set the resume point; anything the bus brought at or before it is dropped."""
@@ -117,6 +122,19 @@ class Connection:
                 return
             self._queue(seq, event)
             self._note_gap()
+        elif event.kind == "channel":
+            # Best-effort and unordered against the inbox: written at once when it can be,
+            # else coalesced with whatever else waits into the next write; never replayed.
+            live = self._live
+            if sink is not None and not self._heap and not live and sink.write(self.encoder.channel(event.payload)):  # type: ignore[union-attr]
+                self.stats.delivered += 1
+                self.last_write = time.monotonic()
+                return
+            if live is None:
+                live = self._live = collections.deque(maxlen=LIVE_LIMIT)
+            if len(live) == LIVE_LIMIT:
+                self.stats.live_dropped += 1
+            live.append(event)
         else:
             if sink is not None and not self._heap and sink.write(self.encoder.read(event.payload)):  # type: ignore[union-attr]
                 self.last_write = time.monotonic()
@@ -158,6 +176,9 @@ class Connection:
             frames.append(encoder.notification(self.cursor, event.payload))
             if event.sent_at:  # live events only: a replay's delay is the client's absence
                 self.stats.observe(event.sent_at)
+        live = self._live
+        while live and len(frames) < MAX_FRAMES_PER_WRITE:
+            frames.append(encoder.channel(live.popleft().payload))
         return frames
 
     def gap_due(self, after_seconds: float) -> float | None:

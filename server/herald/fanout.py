@@ -27,10 +27,11 @@ import msgspec
 
 
 class BusEvent(msgspec.Struct, array_like=True, frozen=True):
-    """What travels on the bus. ``seq`` is 0 for events outside the inbox order (read changes)."""
+    """What travels on the bus. ``seq`` is 0 for events outside the inbox order (read changes, live events)."""
 
-    kind: Literal["notification", "read"]
-    user_id: str
+    kind: Literal["notification", "read", "channel"]
+    key: str
+    """The user the event is for; for ``channel``, the live channel's name."""
     seq: int
     rank: int
     payload: bytes
@@ -50,6 +51,7 @@ class Fanout(abc.ABC):
 
     def __init__(self) -> None:
         self._listeners: dict[str, set[Listener]] = {}
+        self._channels: dict[str, set[Listener]] = {}  # live channels: who listens, by name
         self._count = 0
 
     @property
@@ -69,6 +71,16 @@ class Fanout(abc.ABC):
         if not listeners:
             del self._listeners[user_id]
 
+    def join(self, channel: str, listener: Listener) -> None:
+        self._channels.setdefault(channel, set()).add(listener)
+
+    def leave(self, channel: str, listener: Listener) -> None:
+        listeners = self._channels.get(channel)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._channels[channel]
+
     def online_here(self, user_id: str) -> bool:
         return user_id in self._listeners
 
@@ -77,11 +89,11 @@ class Fanout(abc.ABC):
         return {user_id for user_id in user_ids if user_id in self._listeners}
 
     def deliver_local(self, events: Sequence[BusEvent]) -> int:
-        """Offer each event to this process's listeners of its user; returns how many offers were made."""
+        """Offer each event to this process's listeners of its user or channel; returns how many offers were made."""
         offers = 0
-        listeners_of = self._listeners.get
+        of_user, of_channel = self._listeners.get, self._channels.get
         for event in events:
-            listeners = listeners_of(event.user_id)
+            listeners = of_channel(event.key) if event.kind == "channel" else of_user(event.key)
             if listeners:
                 for listener in tuple(listeners):
                     listener.offer(event)

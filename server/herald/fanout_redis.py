@@ -55,7 +55,7 @@ PRESENCE_FLUSH_SECONDS = 0.05
 
 class _Batch(msgspec.Struct, array_like=True):
     payloads: list[bytes]
-    # (kind, user_id, seq, rank, payload index, sent_at)
+    # (kind, key, seq, rank, payload index, sent_at)
     events: list[tuple[str, str, int, int, int, float]]
 
 
@@ -72,15 +72,15 @@ def encode_batch(events: Sequence[BusEvent]) -> bytes:
         if slot is None:
             slot = index[id(event.payload)] = len(payloads)
             payloads.append(event.payload)
-        rows.append((event.kind, event.user_id, event.seq, event.rank, slot, event.sent_at))
+        rows.append((event.kind, event.key, event.seq, event.rank, slot, event.sent_at))
     return _encode(_Batch(payloads, rows))
 
 
 def decode_batch(data: bytes) -> list[BusEvent]:
     batch = _decode(data)
     payloads = batch.payloads
-    return [BusEvent(kind, user, seq, rank, payloads[slot], sent_at)  # type: ignore[arg-type]
-            for kind, user, seq, rank, slot, sent_at in batch.events]
+    return [BusEvent(kind, key, seq, rank, payloads[slot], sent_at)  # type: ignore[arg-type]
+            for kind, key, seq, rank, slot, sent_at in batch.events]
 
 
 class RedisFanout(Fanout):

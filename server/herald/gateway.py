@@ -24,12 +24,14 @@ import contextlib
 import itertools
 import logging
 import time
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from herald.connection import LATENCY_BOUNDS, Connection, Stats  # noqa: F401 - LATENCY_BOUNDS is read by metrics
+from herald.errors import invalid_request
 from herald.fanout import Fanout
 from herald.inbox import Inbox, StreamStart
 from herald.metrics import Metrics
+from herald.wire import MAX_CHANNELS
 
 log = logging.getLogger("herald.gateway")
 
@@ -45,6 +47,7 @@ class Encoder(Protocol):
     def notification(self, cursor: int, payload: bytes) -> bytes: ...
     def read(self, payload: bytes) -> bytes: ...
     def reset(self, cursor: int) -> bytes: ...
+    def channel(self, payload: bytes) -> bytes: ...
     def heartbeat(self) -> bytes: ...
 
 
@@ -111,7 +114,7 @@ class Gateway:
         await asyncio.gather(*self._pumps, return_exceptions=True)
 
     async def open(self, user_id: str, resume: int | None, encoder: Encoder, sink: Sink,
-                   transport: str) -> Connection | None:
+                   transport: str, channels: Sequence[str] = ()) -> Connection | None:
         """Subscribe one connection: opening frames written, then events until the client leaves.
 
         Returns None when the client left during the opening. The caller keeps
@@ -127,6 +130,7 @@ class Gateway:
         self._open[conn] = transport
         self.metrics.connections.labels(transport).inc()
         try:
+            self.join(conn, channels)
             start = await self._starts.load(user_id)
             reset = resume is not None and (resume > start.last_seq or resume < start.pruned_seq)
             cursor = start.last_seq if resume is None or reset else resume
@@ -150,10 +154,25 @@ class Gateway:
             self._kick(conn)
         return conn
 
+    def join(self, conn: Connection, channels: Sequence[str]) -> None:
+        """Add live channels to a connection (at most ``MAX_CHANNELS`` in all; the caller checks names)."""
+        wanted = [name for name in dict.fromkeys(channels) if name not in conn.channels]
+        if len(conn.channels) + len(wanted) > MAX_CHANNELS:
+            raise invalid_request(f"A connection may join at most {MAX_CHANNELS} live channels.")
+        for name in wanted:
+            self.fanout.join(name, conn)
+        conn.channels += tuple(wanted)
+
+    def leave(self, conn: Connection, channels: Sequence[str]) -> None:
+        for name in channels:
+            self.fanout.leave(name, conn)
+        conn.channels = tuple(name for name in conn.channels if name not in channels)
+
     def _closed(self, conn: Connection) -> None:
         transport = self._open.pop(conn, None)
         if transport is None:
             return
+        self.leave(conn, conn.channels)
         conn.sink = None
         conn.kick = None
         if conn.gap_timer is not None:

@@ -63,11 +63,16 @@ class _GatewayCollector(Collector):
         overflows = CounterMetricFamily("herald_connection_overflows",
                                         "Slow-consumer queue overflows dropped to a resume from the inbox",
                                         labels=["transport"])
+        live_dropped = CounterMetricFamily("herald_live_events_dropped",
+                                           "Live-channel events dropped for connections too slow to take them",
+                                           labels=["transport"])
         for transport, stats in sorted(self.stats.items()):
             deliveries.add_metric([transport], stats.delivered)
             overflows.add_metric([transport], stats.overflows)
+            live_dropped.add_metric([transport], stats.live_dropped)
         yield deliveries
         yield overflows
+        yield live_dropped
         from herald.connection import LATENCY_BOUNDS
 
         latency = HistogramMetricFamily("herald_delivery_latency_seconds",

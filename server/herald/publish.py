@@ -15,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 
 from herald.audience import Audience
 from herald.db import Database
+from herald.errors import unavailable
 from herald.fanout import BusEvent, Fanout
 from herald.inbox import Delivery, Inbox
 from herald.metrics import Metrics
 from herald.models import idempotency_keys, notifications
-from herald.wire import PublishRequest, PublishResponse, new_id, now_ms
+from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, new_id, now_ms
 
 if TYPE_CHECKING:
     from herald.admin_delivery import DeliveryLog
@@ -41,6 +42,8 @@ class Publisher:
         self.delivery_log: DeliveryLog | None = None  # the admin's live/pushed counts per notification
 
     async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
+        if not request.persist:
+            return await self.publish_live(request)
         with self.metrics.publish_seconds.time():
             accepted = time.time()  # delivery latency runs from here to each frame's write
             key = request.idempotency_key
@@ -64,6 +67,20 @@ class Publisher:
             if self.delivery_log is not None:
                 self.delivery_log.record(response.id, deliveries, pushes)
             return response
+
+    async def publish_live(self, request: PublishRequest) -> PublishResponse:
+        """A live channel event: straight to the bus, kept nowhere. 503 when the bus cannot take it."""
+        assert request.to.channel is not None
+        event = LiveEvent(new_id(), request.to.channel, request.type, request.title, request.body, request.priority,
+                          now_ms(), request.url, request.data)
+        try:
+            await self.fanout.publish([BusEvent("channel", event.channel, 0, PRIORITY_RANK[event.priority],
+                                                encoder.encode(event), time.time())])
+        except Exception as exc:  # noqa: BLE001 - nothing is stored: the producer must know it went nowhere
+            log.warning("live event for %s not sent: %s", event.channel, exc)
+            raise unavailable("The live bus is unavailable; the event was not sent.") from exc
+        self.metrics.publishes.labels("channel").inc()
+        return PublishResponse(event.id, None)
 
     async def fan_out(self, deliveries: list[Delivery], accepted: float = 0.0) -> int:
         """Offer the deliveries to live connections and queue Web Push for the rest; returns pushes queued."""

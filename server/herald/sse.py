@@ -42,6 +42,10 @@ class SSEEncoder:
     def reset(self, cursor: int) -> bytes:
         return b'event: reset\nid: %d\ndata: {"reason":"cursor_expired"}\n\n' % cursor
 
+    def channel(self, payload: bytes) -> bytes:
+        # No id: a live event does not move the resume cursor, and is never replayed.
+        return b"event: channel\ndata: %b\n\n" % payload
+
     def heartbeat(self) -> bytes:
         return b": keep-alive\n\n"
 

@@ -34,6 +34,8 @@ class Target(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     group: Name | None = None
     topic: Name | None = None
     all: bool | None = None
+    channel: Name | None = None
+    """A live channel: only with ``"persist": false``."""
 
 
 class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -47,23 +49,44 @@ class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
     data: dict[str, Any] | None = None
     actor: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
     idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    persist: bool = True
+    """False: a live event for a channel's current subscribers, kept nowhere (docs/transports.md)."""
 
 
 class PublishResponse(msgspec.Struct, rename="camel"):
     id: str
-    recipients: int
+    recipients: int | None
+    """Inbox items written; null for a live event, whose delivery is best-effort and not counted."""
+
+
+class LiveEvent(msgspec.Struct, rename="camel"):
+    """A live channel's event as subscribers see it: no inbox, no cursor, no read state."""
+
+    id: str
+    channel: str
+    type: str
+    title: str
+    body: str
+    priority: str
+    timestamp: int
+    url: str | None
+    data: dict[str, Any] | None
 
 
 def check_publish(request: PublishRequest) -> None:
     """The rules a JSON schema cannot say: exactly one target, ``data`` size, a safe ``url``."""
     target = request.to
-    chosen = [name for name in ("users", "group", "topic") if getattr(target, name) is not None]
+    chosen = [name for name in ("users", "group", "topic", "channel") if getattr(target, name) is not None]
     if target.all is not None:
         if target.all is not True:
             raise invalid_request('"to.all" must be true when given.')
         chosen.append("all")
     if len(chosen) != 1:
-        raise invalid_request('"to" must have exactly one of "users", "group", "topic" or "all".')
+        raise invalid_request('"to" must have exactly one of "users", "group", "topic", "all" or "channel".')
+    if (target.channel is None) != request.persist:
+        raise invalid_request('A live channel takes "persist": false, and "persist": false takes "to.channel".')
+    if not request.persist and (request.group_key is not None or request.idempotency_key is not None):
+        raise invalid_request('"groupKey" and "idempotencyKey" need the inbox: a live event has neither.')
     if request.data is not None and len(msgspec.json.encode(request.data)) > MAX_DATA_BYTES:
         raise invalid_request(f'"data" must be at most {MAX_DATA_BYTES} bytes when encoded as JSON.')
     if request.url is not None and not _safe_url(request.url):
@@ -115,6 +138,17 @@ def new_id() -> str:
 
 
 MAX_CURSOR = 2**62
+MAX_CHANNELS = 16  # live channels one connection may join
+
+
+def parse_channels(names: list[str]) -> list[str]:
+    """Live channel names a subscriber asks for: each a valid name, at most ``MAX_CHANNELS``; else a 400."""
+    if len(names) > MAX_CHANNELS:
+        raise invalid_request(f"A connection may join at most {MAX_CHANNELS} live channels.")
+    for name in names:
+        if not NAME_RE.match(name):
+            raise invalid_request(f"{name[:40]!r} is not a channel name.")
+    return list(dict.fromkeys(names))
 
 
 def parse_cursor(value: str | None, name: str) -> int | None:

@@ -55,6 +55,16 @@ async def test_published_on_one_node_arrives_on_the_other(cluster: tuple[HeraldS
         assert (await on_a.until("read")).json() == {"ids": [sent], "unreadCount": 0}
 
 
+async def test_a_live_event_published_on_one_node_reaches_subscribers_on_the_other(
+        cluster: tuple[HeraldServer, HeraldServer], user_id: str) -> None:
+    a, b = cluster
+    async with open_stream(b.url, b.token(user_id), query="?channels=match-7") as on_b:
+        await on_b.until("ready")
+        sent = httpx.post(a.url + "/api/publish", headers=a.headers(), json={
+            "to": {"channel": "match-7"}, "persist": False, "type": "score", "title": "2-1"}).json()["id"]
+        assert (await on_b.until("channel")).json()["id"] == sent
+
+
 async def test_kill_9_of_a_node_mid_stream_loses_nothing_on_resume_elsewhere(cluster: tuple[HeraldServer, HeraldServer], user_id: str) -> None:
     a, b = cluster
     total = 1000
@@ -95,6 +105,10 @@ async def test_redis_down_for_a_while_loses_nothing(cluster: tuple[HeraldServer,
         during = [a.publish(to={"users": [user_id]}, type="t", title=f"during {i}")["id"] for i in range(5)]
         ready = httpx.get(a.url + "/readyz")
         assert ready.status_code == 503, "readiness says degraded while the bus is down"
+        live = httpx.post(a.url + "/api/publish", headers=a.headers(), json={
+            "to": {"channel": "c"}, "persist": False, "type": "t", "title": "nowhere to go"})
+        assert (live.status_code, live.json()["error"]) == (503, "unavailable"), "a live event kept nowhere is refused"
+        assert "Retry-After" in live.headers
         await asyncio.sleep(3)
         redis_server.start()
         caught_up = [(await on_b.until("notification", timeout=20)).json()["id"] for _ in during]
