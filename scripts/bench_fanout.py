@@ -33,7 +33,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PEERS = ROOT.parent / "shared" / "bench" / "peers"
 POSTGRES_ADMIN_URL = os.environ.get("HERALD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-SERVERS = ("herald", "node_raw_sse", "litestar_naive", "sse_starlette", "uvloop_raw_sse")
+# Herald's variants: inbox broadcasts (persisted) or a live channel ("persist": false: the fan-out
+# alone, as the peers do it), over SSE or WebSocket.
+HERALD_VARIANTS = {"herald": ("sse", "all"), "herald_live": ("sse", "channel"),
+                   "herald_ws": ("websocket", "all"), "herald_ws_live": ("websocket", "channel")}
+SERVERS = (*HERALD_VARIANTS, "node_raw_sse", "litestar_naive", "sse_starlette", "uvloop_raw_sse")
 UVICORN_PEERS = {"litestar_naive": "litestar_naive_app:app", "sse_starlette": "sse_starlette_app:app"}
 
 
@@ -53,7 +57,7 @@ class Server:
     def __init__(self, name: str, command: list[str], log_path: Path, env: dict[str, str] | None = None,
                  ready_path: str | None = None, cwd: Path | None = None, api_key: str = "") -> None:
         self.name, self.command, self.log_path, self.env, self.cwd = name, command, log_path, env, cwd
-        self.ready_path, self.api_key = ready_path, api_key
+        self.ready_path, self.api_key, self.secret = ready_path, api_key, ""
         self.port = int(command[command.index("--port") + 1]) if "--port" in command else int(command[-1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -105,16 +109,17 @@ class Server:
 
 def herald_server(logs: Path, database: str, postgres_admin_url: str) -> Server:
     data_dir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
-    port, api_key = free_port(), "bench-" + secrets.token_hex(12)
+    port, api_key, secret = free_port(), "bench-" + secrets.token_hex(12), secrets.token_hex(32)
     database_url = ""
     if database == "postgres":
         name = f"herald_bench_{os.getpid()}_{secrets.token_hex(3)}"
         psql(postgres_admin_url, f'CREATE DATABASE "{name}"')
         database_url = postgres_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
     env = {**os.environ, "HERALD_DATA_DIR": str(data_dir), "HERALD_API_KEYS": api_key,
-           "HERALD_SECRET": secrets.token_hex(32), "HERALD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+           "HERALD_SECRET": secret, "HERALD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
     server = Server("herald", [sys.executable, "-m", "herald.cli", "serve", "--port", str(port)],
                     logs / f"herald-{port}.log", env=env, ready_path="/readyz", api_key=api_key)
+    server.secret = secret
     server.cleanups.append(lambda: shutil.rmtree(data_dir, ignore_errors=True))
     if database_url:
         server.cleanups.append(lambda: psql(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -137,9 +142,12 @@ def run_bench(server: Server, connections: int, args: argparse.Namespace) -> dic
     command = [sys.executable, "-m", "herald.cli", "bench", "--url", server.url, "--connections", str(connections),
                "--broadcasts", str(args.broadcasts), "--gap", str(args.gap), "--server-pid", str(server.pid),
                "--timeout", str(args.timeout)]
-    if server.name == "herald":
+    if server.name in HERALD_VARIANTS:
         # A fresh server holds only the bench users: one publish per broadcast, whatever the count.
-        command += ["--target", "herald", "--api-key", server.api_key, "--audience", "all"]
+        # Tokens are minted here with the server's secret: setup is not what is measured.
+        transport, audience = HERALD_VARIANTS[server.name]
+        command += ["--target", "herald", "--api-key", server.api_key, "--audience", audience,
+                    "--transport", transport, "--secret", server.secret]
     else:
         command += ["--target", "peer"]
     if args.processes:
@@ -222,7 +230,7 @@ def main() -> int:
     unknown = set(names) - set(SERVERS)
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
-    if set(names) - {"herald"} and not args.peers_dir.is_dir():
+    if set(names) - set(HERALD_VARIANTS) and not args.peers_dir.is_dir():
         parser.error(f"peers not found in {args.peers_dir} (--peers-dir)")
     if "node_raw_sse" in names and not shutil.which("node"):
         parser.error("node_raw_sse needs node on PATH")
@@ -234,8 +242,9 @@ def main() -> int:
     command = "python scripts/bench_fanout.py " + " ".join(sys.argv[1:])
     for connections in counts:
         for name in names:
-            server = (herald_server(args.out / "logs", args.database, args.postgres_admin_url) if name == "herald"
-                      else peer_server(name, args.peers_dir, args.out / "logs"))
+            server = (herald_server(args.out / "logs", args.database, args.postgres_admin_url)
+                      if name in HERALD_VARIANTS else peer_server(name, args.peers_dir, args.out / "logs"))
+            server.name = name
             load_average = os.getloadavg()[0]  # others' work on the machine shows up in the figures
             if load_average > 0.5:
                 print(f"warning: load average {load_average:.1f} before {name} at {connections:,}: figures will be noisy",
@@ -248,7 +257,7 @@ def main() -> int:
             finally:
                 server.stop()
             report = {"server": name, **report, "connections": connections, "load_average_before": round(load_average, 2)}
-            if name == "herald":
+            if name in HERALD_VARIANTS:
                 report["database"] = args.database
             results.append(report)
             print(json.dumps(report), file=sys.stderr, flush=True)

@@ -1,4 +1,4 @@
-"""``herald bench``: SSE fan-out load against a Herald server or a peer, reported as one JSON line.
+"""``herald bench``: SSE or WebSocket fan-out load against a Herald server or a peer, reported as one JSON line.
 
 The coordinator (this process) prepares the target, starts load processes
 (``bench_load``) that each hold up to 15,000 streams from source addresses
@@ -31,9 +31,15 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key", default="", help="producer API key (--target herald)")
     parser.add_argument("--connections", type=int, default=1000, help="SSE streams to open (default 1000)")
     parser.add_argument("--users", type=int, help="distinct users (herald; default one per connection)")
-    parser.add_argument("--audience", choices=("group", "all"), default="group",
+    parser.add_argument("--audience", choices=("group", "all", "channel"), default="group",
                         help="herald broadcasts: to bench groups of <= 10,000 users (one publish each), "
-                             "or {\"to\": {\"all\": true}} (one publish; only on a dedicated fresh server)")
+                             "{\"to\": {\"all\": true}} (one publish; only on a dedicated fresh server), "
+                             "or a live channel every stream joins (\"persist\": false: the fan-out alone)")
+    parser.add_argument("--transport", choices=("sse", "websocket"), default="sse",
+                        help="herald: the stream transport (default sse)")
+    parser.add_argument("--secret", default="",
+                        help="herald: the server's HERALD_SECRET, to mint subscriber tokens here instead of one "
+                             "POST /api/tokens each (for big runs; users are made known through the bench groups)")
     parser.add_argument("--broadcasts", type=int, default=10, help="broadcast mode: how many (default 10)")
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between broadcasts (default 0.3)")
     parser.add_argument("--rate", type=float, help="rate mode: publishes per second to random users")

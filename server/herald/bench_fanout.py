@@ -122,7 +122,12 @@ async def measure_fanout(args: argparse.Namespace) -> dict[str, Any]:
     users = args.users or args.connections
     if not 1 <= users <= args.connections:
         raise BenchError("--users must be between 1 and --connections")
-    target = HeraldTarget(args.url, args.api_key, args.audience) if args.target == "herald" else PeerTarget(args.url)
+    if args.target == "herald":
+        target: HeraldTarget | PeerTarget = HeraldTarget(args.url, args.api_key, args.audience, args.transport, args.secret)
+    else:
+        if args.transport != "sse":
+            raise BenchError("peers speak SSE only (--transport sse)")
+        target = PeerTarget(args.url)
     processes, sources = plan(args, target.host)
     started = time.perf_counter()
     requests = await target.setup(args.connections, users)
@@ -132,6 +137,7 @@ async def measure_fanout(args: argparse.Namespace) -> dict[str, Any]:
         print(f"herald bench: no process {args.server_pid} here: server memory is not reported", file=sys.stderr)
     broadcasts = 0 if args.rate else args.broadcasts
     configs = [{"host": target.host, "port": target.port, "kind": target.kind, "broadcasts": broadcasts,
+                "hello": target.hello,
                 "requests": requests[w::processes], "sources": sources[w % len(sources):] + sources[:w % len(sources)]
                 if sources else [], "concurrency": args.connect_concurrency, "timeout": args.connect_timeout}
                for w in range(processes)]
@@ -163,6 +169,7 @@ async def measure_fanout(args: argparse.Namespace) -> dict[str, Any]:
     ordered = sorted(latencies)
     report: dict[str, Any] = {
         "target": target.kind, "url": args.url, "mode": "rate" if args.rate else "broadcast",
+        "transport": args.transport, "audience": args.audience if args.target == "herald" else None,
         "connections": args.connections, "users": users if args.target == "herald" else None,
         "connected": connected, "errors": sum(errors.values()), "error_kinds": dict(errors),
         "dropped": sum(r["dropped"] for r in results),

@@ -1,8 +1,9 @@
-"""The load side of ``herald bench``: one worker process holding thousands of SSE streams.
+"""The load side of ``herald bench``: one worker process holding thousands of SSE or WebSocket streams.
 
 Each stream is a bare uvloop protocol with an httptools response parser
-(chunked or not), so a delivery costs one parser callback and a byte search:
-the load generator shares the machine's cores with the server it measures.
+(chunked or not), or after a WebSocket upgrade a minimal frame reader, so a
+delivery costs one callback and a byte search: the load generator shares the
+machine's cores with the server it measures.
 
 A worker talks to the coordinator over a pipe. It sends ``ready`` once its
 streams are open, ``done`` when broadcast k has reached every one of its live
@@ -46,7 +47,7 @@ class BadResponse(ConnectionError):
 
 
 class Stream(asyncio.Protocol):
-    __slots__ = ("load", "request", "parser", "buf", "sep", "transport", "opened", "awaiting_ready", "live")
+    __slots__ = ("load", "request", "parser", "buf", "sep", "transport", "opened", "awaiting_ready", "live", "ws")
 
     def __init__(self, load: Load, request: bytes) -> None:
         self.load = load
@@ -58,17 +59,55 @@ class Stream(asyncio.Protocol):
         self.opened: asyncio.Future[None] = load.loop.create_future()
         self.awaiting_ready = False
         self.live = False
+        self.ws = False  # upgraded: the bytes are WebSocket frames
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         transport.write(self.request)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
+        if self.ws:
+            self._frames(data)
+            return
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            # 101 Switching Protocols: say which cursor and channels, then read frames.
+            self.ws = True
+            self.awaiting_ready = True
+            self.transport.write(self.load.hello)  # type: ignore[union-attr]
+            self._frames(data[upgrade.args[0]:])
         except httptools.HttpParserError:
             self._refuse(BadResponse())
             self.transport.abort()  # type: ignore[union-attr]
+
+    def _frames(self, data: bytes) -> None:
+        """Server frames (RFC 6455, unmasked): text messages are parsed, pings answered, a close closes."""
+        buf = self.buf + data if self.buf else data
+        start, size = 0, len(buf)
+        while size - start >= 2:
+            opcode, length, at = buf[start] & 0x0F, buf[start + 1] & 0x7F, start + 2
+            if length >= 126:
+                width = 2 if length == 126 else 8
+                if size - at < width:
+                    break
+                length, at = int.from_bytes(buf[at:at + width], "big"), at + width
+            if size - at < length:
+                break
+            end = at + length
+            if opcode == 1:
+                if self.awaiting_ready and buf.startswith(b'{"type":"ready"', at):
+                    self.awaiting_ready = False
+                    if not self.opened.done():
+                        self.opened.set_result(None)
+                else:
+                    self.load.parse(buf, at, end)
+            elif opcode == 9:
+                self.transport.write(client_frame(0xA, buf[at:end]))  # type: ignore[union-attr]
+            elif opcode == 8:
+                self.transport.close()  # type: ignore[union-attr]
+            start = end
+        self.buf = buf[start:] if start < size else b""
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.live:
@@ -78,6 +117,8 @@ class Stream(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
+        if status == 101 and self.load.hello:
+            return  # the upgrade: feed_data raises HttpParserUpgrade next
         if status == 200:
             # Herald answers 200 before it has subscribed the stream; "ready" says it has.
             if self.load.kind == "herald":
@@ -119,6 +160,13 @@ class Stream(asyncio.Protocol):
             self.opened.set_exception(exc)
 
 
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """One masked client frame (RFC 6455 section 5.2) of up to 64 KiB: the bench's messages are short."""
+    mask, length = os.urandom(4), len(payload)
+    head = bytes([0x80 | opcode, 0x80 | length]) if length < 126 else bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
 class Load:
     """The streams of one worker process and what they received."""
 
@@ -128,6 +176,7 @@ class Load:
         self.host: str = config["host"]
         self.port: int = config["port"]
         self.kind: str = config["kind"]
+        self.hello: bytes = config["hello"]
         self.parse = self._parse_herald if self.kind == "herald" else self._parse_peer
         self.received = [0] * config["broadcasts"]
         self.last_at = [0.0] * config["broadcasts"]

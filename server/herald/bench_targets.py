@@ -13,11 +13,14 @@ data line is ``K,T``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import secrets
 import time
 from urllib.parse import quote, urlsplit
+
+from herald.bench_load import client_frame
 
 STREAM_PATH = "/api/notifications/stream"
 # One PUT /api/groups takes at most this many members (wire.MAX_USERS).
@@ -93,18 +96,27 @@ class HttpClient:
         self.reader = self.writer = None
 
 
+WS_PATH = "/api/notifications/ws"
+
+
 class HeraldTarget:
-    """A Herald server: subscriber tokens for bench users, broadcasts to their groups (or to all)."""
+    """A Herald server: subscriber tokens for bench users, broadcasts to their groups, to all, or to a live channel."""
 
     kind = "herald"
 
-    def __init__(self, url: str, api_key: str, audience: str = "group") -> None:
+    def __init__(self, url: str, api_key: str, audience: str = "group", transport: str = "sse", secret: str = "") -> None:
         if not api_key:
             raise BenchError("--api-key is required for --target herald")
         self.host, self.port, self.authority = split_url(url)
         self.api_key = api_key
         self.audience = audience
+        self.transport = transport
+        self.secret = secret
         self.run_id = secrets.token_hex(3)
+        self.channel = f"bench-{self.run_id}"
+        # WebSocket streams send this frame once upgraded (bench_load); SSE streams send nothing.
+        self.hello = client_frame(0x1, json.dumps({"type": "resume", "cursor": None, "channels": self._channels()}).encode()) \
+            if transport == "websocket" else b""
         self.users: list[str] = []
         self.connections_per_user: list[int] = []
         self.groups: list[str] = []
@@ -140,13 +152,30 @@ class HeraldTarget:
         """Users, groups and tokens; returns each stream's request (connection i belongs to user i % users)."""
         self.users = self.make_users(users)
         self.connections_per_user = [connections // users + (i < connections % users) for i in range(users)]
-        if self.audience == "group":
+        if self.audience == "group" or (self.audience == "all" and self.secret):
+            # Groups make the users known, which a locally minted token does not.
             self.groups = await self.put_groups(self.users)
-        tokens = await self._mint(self.users)
-        self.publishers = [self.client() for _ in range(max(1, len(self.groups)))]
-        template = (f"GET {STREAM_PATH} HTTP/1.1\r\nHost: {self.authority}\r\nAccept: text/event-stream\r\n"
-                    "Authorization: Bearer %s\r\n\r\n")
+        tokens = self._mint_here(self.users) if self.secret else await self._mint(self.users)
+        self.publishers = [self.client() for _ in range(max(1, len(self.groups) if self.audience == "group" else 1))]
+        if self.transport == "websocket":
+            template = (f"GET {WS_PATH} HTTP/1.1\r\nHost: {self.authority}\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                        f"Sec-WebSocket-Key: {base64.b64encode(secrets.token_bytes(16)).decode()}\r\n"
+                        "Authorization: Bearer %s\r\n\r\n")
+        else:
+            channels = ",".join(self._channels())
+            template = (f"GET {STREAM_PATH}{'?channels=' + channels if channels else ''} HTTP/1.1\r\n"
+                        f"Host: {self.authority}\r\nAccept: text/event-stream\r\nAuthorization: Bearer %s\r\n\r\n")
         return [(template % tokens[i % users]).encode() for i in range(connections)]
+
+    def _channels(self) -> list[str]:
+        return [self.channel] if self.audience == "channel" else []
+
+    def _mint_here(self, users: list[str]) -> list[str]:
+        from herald.tokens import TokenSigner
+
+        signer = TokenSigner(self.secret)
+        return [signer.mint(user, TOKEN_TTL_SECONDS).token for user in users]
 
     async def _mint(self, users: list[str]) -> list[str]:
         tokens = [""] * len(users)
@@ -169,10 +198,14 @@ class HeraldTarget:
 
     async def broadcast(self, k: int) -> float:
         """Publish broadcast k to every bench user; returns when the first publish was sent."""
-        targets = [{"group": g} for g in self.groups] if self.groups else [{"all": True}]
+        if self.audience == "channel":
+            bodies = [{**self.publish_body({"channel": self.channel}, k), "persist": False}]
+        else:
+            targets = [{"group": g} for g in self.groups] if self.audience == "group" else [{"all": True}]
+            bodies = [self.publish_body(to, k) for to in targets]
         sent = time.time()
-        await asyncio.gather(*(self.call(client, "POST", "/api/publish", self.publish_body(to, k), 202)
-                               for client, to in zip(self.publishers, targets)))
+        await asyncio.gather(*(self.call(client, "POST", "/api/publish", body, 202)
+                               for client, body in zip(self.publishers, bodies)))
         return sent
 
     async def publish_one(self, client: HttpClient, k: int) -> int:
@@ -197,6 +230,7 @@ class PeerTarget:
     """A peer server speaking the probe protocol: GET /events, POST /publish "K,T"."""
 
     kind = "peer"
+    hello = b""
 
     def __init__(self, url: str) -> None:
         self.host, self.port, self.authority = split_url(url)

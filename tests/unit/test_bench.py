@@ -97,3 +97,18 @@ def test_table_format_is_one_aligned_row_per_figure(uvloop_peer: str) -> None:
                             capture_output=True, text=True, timeout=60)
     rows = dict(line.split(None, 1) for line in result.stdout.splitlines())
     assert rows["connected"] == "2" and rows["deliveries"] == "2"
+
+
+def test_websocket_streams_and_live_channel_broadcasts(herald: HeraldServer) -> None:
+    report = bench("--target", "herald", "--url", herald.url, "--api-key", herald.api_key, "--connections", "12",
+                   "--users", "3", "--transport", "websocket", "--audience", "channel", "--broadcasts", "3", "--gap", "0")
+    assert (report["connected"], report["errors"], report["transport"], report["audience"]) == (12, 0, "websocket", "channel")
+    assert report["deliveries"] == report["expected_deliveries"] == 12 * 3
+
+
+def test_tokens_minted_with_the_servers_secret_reach_every_stream(herald: HeraldServer) -> None:
+    from tests.herald_server import SECRET
+
+    report = bench("--target", "herald", "--url", herald.url, "--api-key", herald.api_key, "--connections", "10",
+                   "--secret", SECRET, "--transport", "websocket", "--broadcasts", "2", "--gap", "0")
+    assert (report["connected"], report["deliveries"]) == (10, 20), "inbox broadcasts over WebSocket, local tokens"
