@@ -35,6 +35,7 @@ from herald.wire import MAX_CHANNELS, parse_channels, parse_cursor
 CLOSE_GOING_AWAY = 4000  # reconnect: the server is restarting
 CLOSE_PROTOCOL = 4400  # do not reconnect: the client sent something this protocol does not allow
 CLOSE_UNAUTHORIZED = 4401  # do not reconnect: sign in again first
+CLOSE_TOO_MANY = 4429  # do not reconnect: the user opened more connections than allowed; this, the oldest, ends
 FIRST_MESSAGE_SECONDS = 10
 
 
@@ -81,10 +82,11 @@ class WebSocketSink:
         except (WebSocketDisconnect, RuntimeError, OSError):
             self.disconnected()
 
-    def close(self) -> None:
-        """The server ends the connection (shutdown, an error): "reconnect", and the client loop ends."""
+    def close(self, reason: str = "going_away") -> None:
+        """The server ends the connection: "reconnect" after a shutdown or an error, else a final code."""
         if not self.closed:
-            self._closing = asyncio.ensure_future(self._socket.close(CLOSE_GOING_AWAY, "server closing"))
+            code = CLOSE_TOO_MANY if reason == "too_many_connections" else CLOSE_GOING_AWAY
+            self._closing = asyncio.ensure_future(self._socket.close(code, reason))
             self.disconnected()
 
     def disconnected(self) -> None:

@@ -56,9 +56,10 @@ class Connection:
 
     __slots__ = ("user_id", "cursor", "limit", "overflows", "replay_after", "replay_until", "gap_since",
                  "_known", "_done", "_max_known", "_heap", "_order", "sink", "encoder", "stats", "last_write",
-                 "kick", "on_gap", "gap_timer", "pumping", "heartbeat_due", "channels", "_live")
+                 "kick", "on_gap", "gap_timer", "pumping", "heartbeat_due", "channels", "_live",
+                 "writes_per_second", "_writes", "_window_end")
 
-    def __init__(self, user_id: str, limit: int, stats: Stats | None = None) -> None:
+    def __init__(self, user_id: str, limit: int, stats: Stats | None = None, writes_per_second: int = 1 << 30) -> None:
         self.user_id = user_id
         self.cursor = 0
         self.limit = limit
@@ -81,6 +82,10 @@ class Connection:
         self.pumping = False
         self.heartbeat_due = False
         self.channels: tuple[str, ...] = ()  # live channels joined
+        # At most this many writes per second; beyond it events wait and go out together.
+        self.writes_per_second = writes_per_second
+        self._writes = 0
+        self._window_end = 0.0
         self._live: collections.deque[BusEvent] | None = None  # live events waiting: best-effort, bounded
 
     @property
@@ -109,13 +114,12 @@ class Connection:
                 return
             if (sink is not None and seq == self.cursor + 1 and not self._heap and not self._known
                     and self.replay_after is None
-                    and sink.write(self.encoder.notification(seq, event.payload))):  # type: ignore[union-attr]
+                    and self._write_now(sink, self.encoder.notification(seq, event.payload))):  # type: ignore[union-attr]
                 self.cursor = self._max_known = seq
                 stats = self.stats
                 stats.delivered += 1
                 if event.sent_at:
                     stats.observe(event.sent_at)
-                self.last_write = time.monotonic()
                 return
             if len(self._heap) >= self.limit:
                 self._overflow()
@@ -126,9 +130,8 @@ class Connection:
             # Best-effort and unordered against the inbox: written at once when it can be,
             # else coalesced with whatever else waits into the next write; never replayed.
             live = self._live
-            if sink is not None and not self._heap and not live and sink.write(self.encoder.channel(event.payload)):  # type: ignore[union-attr]
+            if sink is not None and not self._heap and not live and self._write_now(sink, self.encoder.channel(event.payload)):  # type: ignore[union-attr]
                 self.stats.delivered += 1
-                self.last_write = time.monotonic()
                 return
             if live is None:
                 live = self._live = collections.deque(maxlen=LIVE_LIMIT)
@@ -136,8 +139,7 @@ class Connection:
                 self.stats.live_dropped += 1
             live.append(event)
         else:
-            if sink is not None and not self._heap and sink.write(self.encoder.read(event.payload)):  # type: ignore[union-attr]
-                self.last_write = time.monotonic()
+            if sink is not None and not self._heap and self._write_now(sink, self.encoder.read(event.payload)):  # type: ignore[union-attr]
                 return
             heapq.heappush(self._heap, (-1, self._next_order(), event))
         self.wake()
@@ -180,6 +182,30 @@ class Connection:
         while live and len(frames) < MAX_FRAMES_PER_WRITE:
             frames.append(encoder.channel(live.popleft().payload))
         return frames
+
+    def write_delay(self, now: float) -> float:
+        """Seconds until this connection may be written again (``writes_per_second``); 0: now."""
+        if now >= self._window_end or self._writes < self.writes_per_second:
+            return 0.0
+        return self._window_end - now
+
+    def count_write(self, now: float) -> None:
+        if now >= self._window_end:
+            self._window_end, self._writes = now + 1.0, 0
+        self._writes += 1
+        self.last_write = now
+
+    def waiting(self) -> bool:
+        """Frames wait in the queue (notifications, read changes, live events)."""
+        return bool(self._heap) or bool(self._live)
+
+    def _write_now(self, sink: Sink, data: bytes) -> bool:
+        """The fast path's write: at once if the rate allows it and the sink takes it."""
+        now = time.monotonic()
+        if self.write_delay(now) or not sink.write(data):
+            return False
+        self.count_write(now)
+        return True
 
     def gap_due(self, after_seconds: float) -> float | None:
         """When a gap should be filled from the inbox (None: no gap)."""

@@ -59,7 +59,9 @@ class Sink(Protocol):
     socket buffer, or a transport that can only be awaited) and the event
     waits in the queue. ``flush`` is the loop's path and may wait for the
     client. ``closed`` turns true when the client leaves, and then the sink
-    calls ``on_close`` once; ``close`` ends the stream from the server's side.
+    calls ``on_close`` once; ``close`` ends the stream from the server's side,
+    telling the client why: ``going_away`` (reconnect, e.g. a shutdown) or
+    ``too_many_connections`` (do not reconnect).
     """
 
     closed: bool
@@ -67,12 +69,13 @@ class Sink(Protocol):
 
     def write(self, data: bytes) -> bool: ...
     async def flush(self, frames: list[bytes]) -> None: ...
-    def close(self) -> None: ...
+    def close(self, reason: str = "going_away") -> None: ...
 
 
 class Gateway:
     def __init__(self, inbox: Inbox, fanout: Fanout, metrics: Metrics, *, heartbeat_seconds: float,
-                 retry_milliseconds: int, queue_limit: int, gap_fill_seconds: float) -> None:
+                 retry_milliseconds: int, queue_limit: int, gap_fill_seconds: float,
+                 writes_per_second: int = 1 << 30, connections_per_user: int = 1 << 30) -> None:
         self.inbox = inbox
         self.fanout = fanout
         self.metrics = metrics
@@ -80,10 +83,13 @@ class Gateway:
         self.retry_milliseconds = retry_milliseconds
         self.queue_limit = queue_limit
         self.gap_fill_seconds = gap_fill_seconds
+        self.writes_per_second = writes_per_second
+        self.connections_per_user = connections_per_user
         # Sweeps often enough that no stream stays silent longer than heartbeat_seconds.
         self.sweep_seconds = min(1.0, heartbeat_seconds / 3)
         self._stats: dict[str, Stats] = {}
         self._open: dict[Connection, str] = {}  # connection -> transport
+        self._of_user: dict[str, dict[Connection, None]] = {}  # oldest first
         self._pumps: set[asyncio.Task[None]] = set()
         self._starts = StartLoader(inbox)
         self._sweeper: asyncio.Task[None] | None = None
@@ -120,7 +126,7 @@ class Gateway:
         Returns None when the client left during the opening. The caller keeps
         nothing: from here on the bus, the sweep and the pump serve the connection.
         """
-        conn = Connection(user_id, self.queue_limit, self.stats(transport))
+        conn = Connection(user_id, self.queue_limit, self.stats(transport), self.writes_per_second)
         conn.encoder = encoder
         conn.kick = self._kick
         conn.on_gap = self._arm_gap_timer
@@ -129,6 +135,14 @@ class Gateway:
         self.fanout.attach(user_id, conn)
         self._open[conn] = transport
         self.metrics.connections.labels(transport).inc()
+        mine = self._of_user.setdefault(user_id, {})
+        mine[conn] = None
+        if len(mine) > self.connections_per_user:
+            # The newest tab wins: the oldest is told why it ends, so its client does not reconnect.
+            oldest = next(iter(mine))
+            if oldest.sink is not None:
+                oldest.sink.close("too_many_connections")
+            self._closed(oldest)
         try:
             self.join(conn, channels)
             start = await self._starts.load(user_id)
@@ -173,6 +187,11 @@ class Gateway:
         if transport is None:
             return
         self.leave(conn, conn.channels)
+        mine = self._of_user.get(conn.user_id)
+        if mine is not None:
+            mine.pop(conn, None)
+            if not mine:
+                del self._of_user[conn.user_id]
         conn.sink = None
         conn.kick = None
         if conn.gap_timer is not None:
@@ -195,12 +214,18 @@ class Gateway:
         assert sink is not None and encoder is not None
         try:
             while not sink.closed:
+                delay = conn.write_delay(time.monotonic()) if conn.waiting() else 0.0
+                if delay:
+                    # Over its writes per second: what arrives meanwhile goes out together, in one write.
+                    await asyncio.sleep(delay)
+                    continue
                 frames = conn.drain(encoder)
                 if frames:
                     # drain() and the write inside flush() happen with no await between them,
                     # so a direct write from the bus cannot land ahead of these frames.
                     conn.stats.delivered += len(frames)
                     conn.heartbeat_due = False
+                    conn.count_write(time.monotonic())
                     await sink.flush(frames)
                     conn.last_write = time.monotonic()
                 elif conn.replay_after is not None:

@@ -56,7 +56,9 @@ class Services:
             publisher=publisher, push=push, admin=admin,
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
                             retry_milliseconds=settings.retry_milliseconds,
-                            queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds),
+                            queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds,
+                            writes_per_second=settings.connection_writes_per_second,
+                            connections_per_user=settings.connections_per_user),
         )
 
     async def start(self) -> None:

@@ -71,6 +71,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     connection_queue_limit: int = 1000
     """Events that may wait for one slow connection before it is dropped to a resume from the database."""
 
+    connection_writes_per_second: int = 50
+    """Writes one connection gets per second at most; events beyond wait and go out together in the next write."""
+
+    connections_per_user: int = 20
+    """Open streams (SSE and WebSocket) one user may hold on one node; a newer one closes the oldest."""
+
     gap_fill_seconds: float = 1.0
     """How long a connection waits for a missing sequence number on the bus before reading it from the database."""
 
@@ -162,7 +168,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
 def _check(settings: Settings) -> Settings:
     positive = ("heartbeat_seconds", "retention_seconds", "group_window_seconds", "connection_queue_limit",
                 "token_ttl_seconds", "session_ttl_seconds", "max_body_bytes", "prune_interval_seconds",
-                "gap_fill_seconds", "retry_milliseconds")
+                "gap_fill_seconds", "retry_milliseconds", "connection_writes_per_second", "connections_per_user")
     for name in positive:
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{PREFIX}{name.upper()} must be positive")

@@ -52,6 +52,15 @@ class SSEEncoder:
 
 SSE_ENCODER = SSEEncoder()
 
+
+def closing_frame(reason: str) -> bytes:
+    """The last event of a stream the server ends for a reason the client must act on (not a restart).
+
+    ``too_many_connections``: the user opened more than ``HERALD_CONNECTIONS_PER_USER``
+    streams; this, the oldest, was closed, and the client should not reconnect it.
+    """
+    return b"" if reason == "going_away" else b'event: closed\ndata: {"reason":"%b"}\n\n' % reason.encode()
+
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     # nginx and friends would otherwise buffer the stream.
@@ -138,10 +147,11 @@ class TransportSink(asyncio.Protocol):
             self._drained = asyncio.get_running_loop().create_future()
             await self._drained
 
-    def close(self) -> None:
-        """End the stream from the server's side: the last chunk, then close."""
+    def close(self, reason: str = "going_away") -> None:
+        """End the stream from the server's side: why (unless the client should just reconnect), the last chunk."""
         if not self.closed:
-            self._transport.write(b"0\r\n\r\n")
+            final = closing_frame(reason)
+            self._transport.write((b"%x\r\n%b\r\n" % (len(final), final) if final else b"") + b"0\r\n\r\n")
             self._transport.close()
 
     def _wake_flush(self) -> None:
@@ -153,12 +163,13 @@ class TransportSink(asyncio.Protocol):
 class AsgiSink:
     """Plain ASGI: every flush is one ``http.response.body`` message; no direct writes."""
 
-    __slots__ = ("closed", "on_close", "ended", "_send")
+    __slots__ = ("closed", "on_close", "ended", "final", "_send")
 
     def __init__(self, send: Send) -> None:
         self.closed = False
         self.on_close: Callable[[], None] = _nothing
         self.ended = asyncio.Event()
+        self.final = b""  # written before the end of the body when the server ends the stream
         self._send = send
 
     def write(self, data: bytes) -> bool:
@@ -168,7 +179,8 @@ class AsgiSink:
         if not self.closed:
             await self._send({"type": "http.response.body", "body": b"".join(frames), "more_body": True})
 
-    def close(self) -> None:
+    def close(self, reason: str = "going_away") -> None:
+        self.final = closing_frame(reason)
         self.disconnected()
 
     def disconnected(self) -> None:
@@ -206,7 +218,7 @@ class _SSEASGIResponse(ASGIStreamingResponse):
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             sink.disconnected()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": sink.final, "more_body": False})
 
 
 async def _until_disconnect(receive: Receive, sink: AsgiSink) -> None:

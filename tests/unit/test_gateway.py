@@ -111,3 +111,34 @@ def test_urgent_items_may_pass_a_pending_reread_but_ordinary_ones_wait() -> None
     conn.add_replayed([(s, 2, b'{"seq":%d}' % s) for s in range(1, 7)], after=0, until=6)
     conn.replay_after = None
     assert written(conn) == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6), (8, 7)]
+
+
+class Open:
+    """A sink that takes every direct write."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def on_close(self) -> None: ...
+
+    def write(self, data: bytes) -> bool:
+        self.writes.append(data)
+        return True
+
+    async def flush(self, frames: list[bytes]) -> None: ...
+
+    def close(self, reason: str = "going_away") -> None: ...
+
+
+def test_past_its_writes_per_second_a_connection_queues_and_the_rest_goes_out_in_one_write() -> None:
+    conn = Connection("u", limit=100, writes_per_second=3)
+    conn.start(0)
+    sink = Open()
+    conn.encoder, conn.sink = ENC, sink  # type: ignore[assignment]
+    for seq in range(1, 11):
+        conn.offer(event(seq))
+    assert len(sink.writes) == 3, "three direct writes this second"
+    assert conn.write_delay(__import__("time").monotonic()) > 0, "the loop waits for the next second"
+    assert [seq for _, seq in written(conn)] == list(range(4, 11)), "the other seven together, in order"
