@@ -95,7 +95,7 @@ class Inbox:
                 update(inbox_items)
                 .where(inbox_items.c.user_id == user, inbox_items.c.id == item_id)
                 .values(seq=seqs[user], notification_id=note["id"], group_count=count, actors=actors,
-                        updated_at=note["created_at"])
+                        updated_at=note["created_at"], delivered_at=None)
             )
             deliveries.append(Delivery(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors))))
         return deliveries
@@ -141,9 +141,10 @@ class Inbox:
     async def _insert_items(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str], seqs: dict[str, int]) -> None:
         actors = encoder.encode([note["actor"]]).decode() if note["actor"] else None
         nid, group_key, created = note["id"], note["group_key"], note["created_at"]
-        # Column order of the table: user_id, id, seq, notification_id, group_key, group_count, actors, read, ...
+        # Column order of the table: user_id, id, seq, notification_id, group_key, group_count, actors, read,
+        # created_at, updated_at, delivered_at.
         await self.db.insert_many(conn, inbox_items, [
-            (u, nid, seqs[u], nid, group_key, 1, actors, False, created, created) for u in user_ids
+            (u, nid, seqs[u], nid, group_key, 1, actors, False, created, created, None) for u in user_ids
         ])
 
     @staticmethod
