@@ -15,6 +15,7 @@ from herald.inbox import Inbox
 from herald.metrics import Metrics
 from herald.publish import Publisher
 from herald.push import PushService
+from herald.receipts import Receipts
 from herald.settings import Settings
 from herald.tokens import TokenSigner
 from herald.wire import now_ms
@@ -35,6 +36,7 @@ class Services:
     gateway: Gateway
     push: PushService
     admin: AdminServices
+    receipts: Receipts
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -52,7 +54,7 @@ class Services:
         return cls(
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience,
-            publisher=publisher, push=push, admin=admin,
+            publisher=publisher, push=push, admin=admin, receipts=Receipts(db, metrics),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
                             retry_milliseconds=settings.retry_milliseconds,
                             queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds),
@@ -63,12 +65,14 @@ class Services:
         self._tasks.append(asyncio.create_task(self._prune_forever(), name="herald-prune"))
         await self.push.start()
         await self.admin.start()
+        await self.receipts.start()
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.receipts.stop()
         await self.admin.stop()
         await self.push.stop()
         await self.fanout.stop()
