@@ -38,6 +38,9 @@ log = logging.getLogger("herald.receipts")
 
 MAX_IDS_PER_ACK = 500
 MAX_PENDING = 100_000  # receipts waiting for a stalled database; beyond this they are dropped
+# One user's receipts per flush. A real user acknowledges what reached them (a page, a burst); a script
+# posting batches of made-up ids must not fill the buffer and crowd out everyone else's receipts.
+MAX_PENDING_PER_USER = 2_000
 FLUSH_CHUNK = 2_000  # rows per executemany, so one flush never holds the write lock for long
 RETRY_SECONDS = 2.0  # after a failed write: the database is back soon, and the log need not fill meanwhile
 
@@ -53,6 +56,7 @@ class Receipts:
         self.metrics = metrics
         self.flush_seconds = flush_seconds
         self._pending: dict[tuple[str, str], int] = {}
+        self._per_user: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -60,11 +64,17 @@ class Receipts:
         """Note receipts (cheap, never waits); written within ``flush_seconds``."""
         self.metrics.acks.labels(transport).inc(len(item_ids))
         now = now_ms()
+        taken = self._per_user.get(user_id, 0)
         for item_id in item_ids:
-            if len(self._pending) >= MAX_PENDING:
-                log.warning("dropping delivery receipts: %d are waiting for the database", MAX_PENDING)
+            if len(self._pending) >= MAX_PENDING or taken >= MAX_PENDING_PER_USER:
+                if taken < MAX_PENDING_PER_USER + 1:  # once per user and flush: a flood must not flood the log too
+                    log.warning("dropping delivery receipts of %r: the buffer or that user's share is full", user_id)
+                    taken += 1
                 break
-            self._pending.setdefault((user_id, item_id), now)
+            if (user_id, item_id) not in self._pending:
+                self._pending[user_id, item_id] = now
+                taken += 1
+        self._per_user[user_id] = taken
         self._wake.set()
 
     async def start(self) -> None:
@@ -81,7 +91,7 @@ class Receipts:
     async def flush(self) -> None:
         if not self._pending:
             return
-        pending, self._pending = self._pending, {}
+        pending, self._pending, self._per_user = self._pending, {}, {}
         rows = [{"u": user_id, "i": item_id, "at": at} for (user_id, item_id), at in pending.items()]
         try:
             async with self.db.write() as conn:
