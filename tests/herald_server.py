@@ -127,6 +127,23 @@ class HeraldServer:
         assert response.status_code == 202, response.text
         return response.json()
 
+    def sql(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of a query on the server's own database (SQLite file or PostgreSQL), for asserting stored state."""
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        url = self.env["HERALD_DATABASE_URL"] or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'herald.db'}"
+
+        async def query() -> list[tuple[Any, ...]]:
+            engine = create_async_engine(url)
+            try:
+                async with engine.connect() as conn:
+                    return [tuple(row) for row in await conn.execute(text(statement), params)]
+            finally:
+                await engine.dispose()
+
+        return run_async(query())
+
     def token(self, user_id: str, ttl_seconds: int = 3600) -> str:
         response = httpx.post(self.url + "/api/tokens", json={"userId": user_id, "ttlSeconds": ttl_seconds},
                               headers=self.headers(), timeout=10)

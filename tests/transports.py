@@ -29,7 +29,20 @@ class Message:
 
 @dataclass
 class Subscription:
+    base_url: str
+    token: str
     queue: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
+    socket: Any = None
+
+    async def ack(self, ids: list[str]) -> None:
+        """Delivered receipts the transport's own way: an ``ack`` message on a WebSocket, else the HTTP endpoint."""
+        if self.socket is not None:
+            await self.socket.send(json.dumps({"type": "ack", "ids": ids}))
+            return
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as client:
+            response = await client.post("/api/notifications/ack", json={"ids": ids},
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        assert response.status_code == 204, response.text
 
     async def until(self, kind: str, timeout: float = 10.0) -> Message:
         async def wait() -> Message:
@@ -43,7 +56,7 @@ class Subscription:
 
 @contextlib.asynccontextmanager
 async def subscribe(transport: str, base_url: str, token: str, cursor: str | None = None) -> AsyncIterator[Subscription]:
-    sub = Subscription()
+    sub = Subscription(base_url, token)
     pump = {"sse": _sse, "websocket": _websocket, "poll": _poll}[transport]
     task = asyncio.ensure_future(pump(sub, base_url, token, cursor))
     try:
@@ -72,6 +85,7 @@ async def _websocket(sub: Subscription, base_url: str, token: str, cursor: str |
     url = base_url.replace("http://", "ws://") + "/api/notifications/ws"
     async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         await ws.send(json.dumps({"type": "resume", "cursor": cursor}))
+        sub.socket = ws
         async for raw in ws:
             message = json.loads(raw)
             kind = message.pop("type")

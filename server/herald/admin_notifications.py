@@ -1,14 +1,16 @@
-"""Recent notifications and how each was delivered: live, pushed, read, pending.
+"""Recent notifications and how each was delivered: sent, delivered, read; live, pushed, pending.
 
 What the numbers mean (also on the page and in docs/admin.md):
 
 - recipients: users the target named at publish time (``notifications.recipients``);
 - live: of those, how many had a live connection (``admin_delivery``);
 - pushed: Web Push messages queued for the others, one per browser subscription;
-- pending: of those pushes, how many are still waiting in the queue (retrying);
-- read: inbox items that point at this notification and are read. An item that
-  a later notification of the same ``groupKey`` updated points at the later
-  one, so the earlier notification's read count no longer includes it.
+- pending: pushes still waiting in the queue (retrying, or held for a receipt);
+- sent, delivered, read: inbox items that point at this notification; of those,
+  the ones a client acknowledged (receipts.py) or the user read (reading
+  proves arrival, e.g. from a system notification), and the read ones. An item
+  that a later notification of the same ``groupKey`` updated points at the
+  later one, so it leaves all three counts of the earlier notification.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 
 from herald.admin import render
 from herald.admin_send import describe_target
@@ -45,6 +47,8 @@ class Delivery:
     live: int | None
     pushed: int | None
     pending: int
+    sent: int
+    delivered: int
     read: int
 
 
@@ -78,18 +82,20 @@ async def _with_counts(s: Services, rows: list[Any]) -> list[Delivery]:
     ids = [row.id for row in rows]
     if not ids:
         return []
+    read = inbox_items.c.read.is_(True)
+    delivered = or_(inbox_items.c.delivered_at.is_not(None), read)
     async with s.db.read() as conn:
-        read = dict((await conn.execute(
-            select(inbox_items.c.notification_id, func.count()).where(
-                inbox_items.c.notification_id.in_(ids), inbox_items.c.read.is_(True))
-            .group_by(inbox_items.c.notification_id))).all())
+        counts = {row[0]: row[1:] for row in await conn.execute(
+            select(inbox_items.c.notification_id, func.count(), func.sum(case((delivered, 1), else_=0)),
+                   func.sum(case((read, 1), else_=0)))
+            .where(inbox_items.c.notification_id.in_(ids)).group_by(inbox_items.c.notification_id))}
         pending = dict((await conn.execute(
             select(push_jobs.c.item_id, func.count()).where(push_jobs.c.item_id.in_(ids))
             .group_by(push_jobs.c.item_id))).all())
         senders = await _senders(s, conn, {row.producer for row in rows})
     return [Delivery(row.id, row.type, row.title, row.priority, describe_target(row.target), row.recipients,
                      senders.get(row.producer, row.producer), row.created_at, row.live_recipients, row.push_queued,
-                     pending.get(row.id, 0), read.get(row.id, 0)) for row in rows]
+                     pending.get(row.id, 0), *(int(n) for n in counts.get(row.id, (0, 0, 0)))) for row in rows]
 
 
 async def _senders(s: Services, conn: Any, producers: set[str]) -> dict[str, str]:

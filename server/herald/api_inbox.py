@@ -7,10 +7,12 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import Parameter
 
+from herald.api_producer import json_body
 from herald.auth import services, subscriber_dependency
 from herald.errors import invalid_cursor, invalid_request, not_found
 from herald.fanout import BusEvent
 from herald.poll import poll
+from herald.receipts import MAX_IDS_PER_ACK
 from herald.services import Services
 from herald.connection import Connection
 from herald.sse import SSE_ENCODER, AsgiSink, SSEStream, TransportSink
@@ -29,6 +31,14 @@ class InboxPage(msgspec.Struct, rename="camel"):
 
 class UnreadCount(msgspec.Struct, rename="camel"):
     unread_count: int
+
+
+ItemId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+AckIds = Annotated[list[ItemId], msgspec.Meta(min_length=1, max_length=MAX_IDS_PER_ACK)]
+
+
+class AckBody(msgspec.Struct, forbid_unknown_fields=True):
+    ids: AckIds
 
 
 class InboxController(Controller):
@@ -96,6 +106,14 @@ class InboxController(Controller):
             cursor = since_seq if since_seq is not None else newest if before_seq is None else 0
         next_before = str(min(page.seqs)) if since_seq is None and len(page.seqs) == limit else None
         return InboxPage(page.items, page.unread, str(cursor), next_before)
+
+    @post("/ack", status_code=204, guards=[json_body])
+    async def ack(self, request: Request, user_id: str, data: AckBody) -> None:
+        """Delivered receipts, batched: ids of items this client received (WebSocket clients send ``ack`` instead).
+
+        Ids that are not in the caller's inbox are ignored, as repeats are (see receipts.py).
+        """
+        services(request).receipts.record(user_id, data.ids, "http")
 
     @post("/read-all", status_code=200)
     async def read_all(self, request: Request, user_id: str) -> UnreadCount:

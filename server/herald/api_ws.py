@@ -7,7 +7,7 @@ Protocol (documented in docs/transports.md):
   then ``notification`` (``cursor``, ``notification``), ``read``, ``reset``,
   ``heartbeat``.
 - client, later: ``read`` (``ids``), ``read-all``, ``ping`` (answered ``pong``),
-  ``ack`` (``ids`` delivered; accepted and counted), ``subscribe`` / ``unsubscribe``
+  ``ack`` (``ids`` delivered: stored as receipts, see receipts.py), ``subscribe`` / ``unsubscribe``
   (``channels``: live channels, also accepted in ``resume``); server: ``channel``
   (``event``) for each live event.
 - close codes: 4000-4099 mean "reconnect" (with backoff), 4400-4499 mean
@@ -25,7 +25,7 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from herald.api_inbox import mark_read
+from herald.api_inbox import AckIds, mark_read
 from herald.auth import require_subscriber, services
 from herald.errors import HeraldError
 from herald.services import Services
@@ -128,7 +128,7 @@ class Ping(ClientMessage, tag="ping"):
 
 
 class Ack(ClientMessage, tag="ack"):
-    ids: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=500)]
+    ids: AckIds
 
 
 WS_ENCODER = WSEncoder()
@@ -181,7 +181,7 @@ async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, co
                 elif isinstance(message, Ping):
                     await socket.send_text('{"type":"pong"}')
                 elif isinstance(message, Ack):
-                    s.metrics.acks.labels("websocket").inc(len(message.ids))
+                    s.receipts.record(user_id, message.ids, "websocket")
                 else:
                     raise msgspec.ValidationError("resume is only allowed as the first message")
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -96,7 +96,8 @@ class Inbox:
                 update(inbox_items)
                 .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"))
                 .values(seq=bindparam("s"), notification_id=note["id"], group_count=bindparam("n"),
-                        actors=bindparam("a"), updated_at=note["created_at"]),
+                        actors=bindparam("a"), updated_at=note["created_at"],
+                        delivered_at=None),  # a new version: it has reached nobody yet
                 [{"u": user, "item": item_id, "s": seqs[user], "n": count, "a": actors}
                  for user, (item_id, count, actors) in grouped.items()])
         for user, (item_id, count, actors) in grouped.items():

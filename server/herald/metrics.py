@@ -40,9 +40,12 @@ class Metrics:
         self.push_enqueued = Counter(
             "herald_push_enqueued", "Web Push messages queued for offline users (one per subscription)", registry=r
         )
+        self.push_held = Counter(
+            "herald_push_held", "Web Push messages held for a delivered receipt (users online at publish)", registry=r
+        )
         self.push_sent = Counter(
             "herald_push_sent", "Web Push attempts by outcome: delivered, retry, gone, rejected, refused, expired, "
-            "gave_up, read", ["outcome"], registry=r
+            "gave_up, read, acked", ["outcome"], registry=r
         )
 
     def watch_gateway(self, stats: Mapping[str, Any]) -> None:

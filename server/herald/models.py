@@ -67,6 +67,9 @@ notifications = Table(
 # An item in one user's inbox. Its ``id`` is the id of the notification that
 # created it and stays stable when later notifications of the same group update
 # it in place; each update takes a new ``seq`` so that a resume replays it.
+# ``delivered_at`` is when a client first acknowledged the item's current
+# version (receipts.py); an update in place clears it, since that version has
+# not reached anyone yet.
 inbox_items = Table(
     "inbox_items",
     metadata,
@@ -82,6 +85,7 @@ inbox_items = Table(
     Column("read", Boolean, nullable=False, default=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger),
     PrimaryKeyConstraint("user_id", "id"),
     Index("ix_inbox_items_user_seq", "user_id", "seq", unique=True),
     Index("ix_inbox_items_user_read", "user_id", "read"),

@@ -1,11 +1,16 @@
 """Web Push for users with no live connection: subscriptions, policy and the queue.
 
 After a publish commits, ``enqueue`` asks the fan-out who is online, and for
-each offline recipient whose priority the policy pushes
-(``HERALD_PUSH_PRIORITIES``) writes one ``push_jobs`` row per subscription.
-``PushSender`` (push_sender.py) drains those rows. Because the queue is in the
-database, a push that got a row is retried across restarts until it is
-answered or runs out of attempts or TTL: at-least-once, bounded.
+each recipient whose priority the policy pushes (``HERALD_PUSH_PRIORITIES``)
+writes one ``push_jobs`` row per subscription: due now for offline users;
+for online ones, due after ``HERALD_PUSH_ACK_TIMEOUT_SECONDS``. A connection
+can look open and deliver nothing (a half-dead TCP path, a tab the browser
+froze), so an online user's push is held, not skipped: the sender drops it
+if by then a client acknowledged the item (receipts.py) or the user read
+it, and sends it otherwise. ``PushSender`` (push_sender.py) drains the rows.
+Because the queue is in the database, a push that got a row, held or not, is
+checked and retried across restarts until it is answered or runs out of
+attempts or TTL: at-least-once, bounded.
 
 Limit, stated plainly: the online check and the rows come after the inbox
 commit, so a process dying in that instant loses the push, never the
@@ -111,6 +116,7 @@ class PushService:
         self.metrics = metrics
         self.keys = keys or load_keys(settings)
         self.priorities = frozenset(settings.push_priorities)
+        self.hold_ms = int(settings.push_ack_timeout_seconds * 1000)
         self.sender = PushSender(settings, db, metrics, self.keys)
 
     async def start(self) -> None:
@@ -149,22 +155,24 @@ class PushService:
         return bool(result.rowcount)
 
     async def enqueue(self, deliveries: Sequence[Delivery]) -> int:
-        """Queue pushes for the offline recipients of committed deliveries; returns how many rows."""
+        """Queue pushes for committed deliveries: offline users' now, online users' held; returns rows due now."""
         wanted = [d for d in deliveries if PRIORITY_OF_RANK.get(d.rank) in self.priorities]
         if not wanted:
             return 0
         online = await self.fanout.online({d.user_id for d in wanted})
-        offline = [d for d in wanted if d.user_id not in online]
-        if not offline:
-            return 0
-        subscriptions = await self._subscriptions_of(sorted({d.user_id for d in offline}))
+        if not self.hold_ms:
+            wanted = [d for d in wanted if d.user_id not in online]
+            if not wanted:
+                return 0
+        subscriptions = await self._subscriptions_of(sorted({d.user_id for d in wanted}))
         if not subscriptions:
             return 0
         now = now_ms()
         expires = now + self.settings.push_ttl_seconds * 1000
         messages: dict[int, tuple[str, str, str | None, str]] = {}
         rows = []
-        for delivery in offline:
+        held = 0
+        for delivery in wanted:
             # Deliveries of one fresh notification share one payload object: build its message once.
             built = messages.get(id(delivery.payload))
             if built is None:
@@ -174,17 +182,23 @@ class PushService:
                          topic_for(group_key) if group_key else None, item["id"])
                 messages[id(delivery.payload)] = built
             payload, urgency, topic, item_id = built
+            is_held = delivery.user_id in online
             for subscription_id in subscriptions.get(delivery.user_id, ()):
+                held += is_held
                 rows.append({"subscription_id": subscription_id, "user_id": delivery.user_id, "item_id": item_id,
                              "payload": payload, "urgency": urgency, "topic": topic, "attempts": 0,
-                             "created_at": now, "expires_at": expires, "next_attempt_at": now})
+                             "created_at": now, "expires_at": expires,
+                             "next_attempt_at": now + self.hold_ms if is_held else now})
         if not rows:
             return 0
         async with self.db.write() as conn:
             await conn.execute(push_jobs.insert(), rows)
-        self.metrics.push_enqueued.inc(len(rows))
-        self.sender.wake()
-        return len(rows)
+        due_now = len(rows) - held
+        self.metrics.push_held.inc(held)
+        self.metrics.push_enqueued.inc(due_now)
+        if due_now:
+            self.sender.wake()
+        return due_now
 
     async def _subscriptions_of(self, user_ids: list[str]) -> dict[str, list[str]]:
         # A read first: most publishes reach nobody with a subscription, and SQLite has one writer.

@@ -8,7 +8,9 @@ concurrently, then records every outcome in one transaction:
 - 404/410: the subscription is gone, deleted with its rows;
 - 429, 5xx, timeouts and network errors: retried after an exponential delay
   with jitter (at least ``Retry-After``), until ``push_max_attempts`` or the TTL;
-- other 4xx, or an endpoint that is no longer allowed: dropped and counted.
+- other 4xx, or an endpoint that is no longer allowed: dropped and counted;
+- not sent at all when the user read the item or a client acknowledged it
+  since it was queued (a held push, push.py, is exactly that check).
 
 A graceful stop hands leased rows back; a crash leaves them leased until the
 lease runs out, then they are sent again (at-least-once).
@@ -24,7 +26,7 @@ from typing import Any
 
 import aiohttp
 from pywebpush import WebPushException, webpush_async
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from herald.db import Database
 from herald.errors import HeraldError
@@ -61,7 +63,7 @@ class Job:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     job: Job
-    kind: str  # delivered | retry | gone | rejected | refused | expired | gave_up | read
+    kind: str  # delivered | retry | gone | rejected | refused | expired | gave_up | read | acked
     retry_after_seconds: float | None = None
 
 
@@ -134,12 +136,12 @@ class PushSender:
         jobs = await self._lease()
         if not jobs:
             return 0
-        read = await self._already_read(jobs)
+        settled = await self._already_settled(jobs)
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def attempt(job: Job) -> Outcome:
-            if (job.user_id, job.item_id) in read:
-                return Outcome(job, "read")
+            if (job.user_id, job.item_id) in settled:
+                return Outcome(job, settled[job.user_id, job.item_id])
             async with gate:
                 return await self._send(job)
 
@@ -172,13 +174,15 @@ class PushSender:
             return [Job(r.id, r.subscription_id, r.user_id, r.item_id, r.payload, r.urgency, r.topic, r.attempts,
                         r.expires_at, r.endpoint, r.p256dh, r.auth) for r in rows]
 
-    async def _already_read(self, jobs: list[Job]) -> set[tuple[str, str]]:
-        """Items read since they were queued: showing them now would only be noise."""
+    async def _already_settled(self, jobs: list[Job]) -> dict[tuple[str, str], str]:
+        """Items read ("read") or acknowledged by a client ("acked") since they were queued: a push would be noise."""
         wanted = {(job.user_id, job.item_id) for job in jobs}
         async with self.db.read() as conn:
-            rows = await conn.execute(select(inbox_items.c.user_id, inbox_items.c.id).where(
-                inbox_items.c.id.in_(sorted({item for _, item in wanted})), inbox_items.c.read.is_(True)))
-            return {(row.user_id, row.id) for row in rows} & wanted
+            rows = await conn.execute(select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.read).where(
+                inbox_items.c.id.in_(sorted({item for _, item in wanted})),
+                or_(inbox_items.c.read.is_(True), inbox_items.c.delivered_at.is_not(None))))
+            return {(row.user_id, row.id): "read" if row.read else "acked"
+                    for row in rows if (row.user_id, row.id) in wanted}
 
     async def _send(self, job: Job) -> Outcome:
         now = now_ms()

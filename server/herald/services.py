@@ -16,6 +16,7 @@ from herald.inbox import Inbox
 from herald.metrics import Metrics
 from herald.publish import Publisher
 from herald.push import PushService
+from herald.receipts import Receipts
 from herald.settings import Settings
 from herald.tokens import TokenSigner
 from herald.wire import now_ms
@@ -36,6 +37,7 @@ class Services:
     gateway: Gateway
     push: PushService
     admin: AdminServices
+    receipts: Receipts
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -53,7 +55,7 @@ class Services:
         return cls(
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience,
-            publisher=publisher, push=push, admin=admin,
+            publisher=publisher, push=push, admin=admin, receipts=Receipts(db, metrics),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
                             retry_milliseconds=settings.retry_milliseconds,
                             queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds,
@@ -67,6 +69,7 @@ class Services:
         self._tasks.append(asyncio.create_task(self._prune_forever(), name="herald-prune"))
         await self.push.start()
         await self.admin.start()
+        await self.receipts.start()
         # What exists now (modules, the app, engines) lives as long as the process: keep the
         # cyclic collector from walking it on every full collection, which under a big fan-out
         # (thousands of short-lived events) otherwise costs tens of milliseconds at a time.
@@ -78,6 +81,7 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.gateway.stop()
+        await self.receipts.stop()
         await self.admin.stop()
         await self.push.stop()
         await self.fanout.stop()

@@ -128,6 +128,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     push_timeout_seconds: float = 10.0
     """Time limit of one request to a push service."""
 
+    push_ack_timeout_seconds: float = 30.0
+    """How long a push to a user who was online at publish waits for a client's delivered receipt; without one
+    by then it is sent as if the user had been offline. 0 turns this off: online users get no push at all."""
+
     push_icon_url: str = "/api/push/icon.png"
     """Icon of system notifications; set your product's logo URL."""
 
@@ -207,6 +211,8 @@ def _check_push(settings: Settings) -> None:
                  "push_timeout_seconds"):
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{PREFIX}{name.upper()} must be positive")
+    if settings.push_ack_timeout_seconds < 0:
+        raise SettingsError(f"{PREFIX}PUSH_ACK_TIMEOUT_SECONDS must be 0 (off) or positive")
     unknown = set(settings.push_priorities) - {"urgent", "high", "medium", "low"}
     if unknown:
         raise SettingsError(f"{PREFIX}PUSH_PRIORITIES may only name urgent, high, medium and low, not {sorted(unknown)}")

@@ -71,8 +71,19 @@ def test_send_to_a_user_arrives_in_their_browser(context: BrowserContext, browse
         expect(page.get_by_role("status")).to_have_text("Sent to 1 recipient.")
         expect(center.toast("Deploy finished")).to_contain_text("Version 2.4 is live")
         center.expect_unread(1)
-        # The delivery panel updates itself: the recipient had the demo page open.
+        # The delivery panel updates itself: the recipient had the demo page open, and its client
+        # acknowledged the item (a delivered receipt), then the recipient read it.
         expect(page.locator('#delivery [data-k="live"]')).to_have_text("1", timeout=15000)
+        expect(page.locator('#delivery [data-k="sent"]')).to_have_text("1")
+        expect(page.locator('#delivery [data-k="delivered"]')).to_have_text("1")
+        expect(page.locator('#delivery [data-k="read"]')).to_have_text("0")
+        center.open()
+        center.item("Deploy finished").get_by_role("button", name="Mark read: Deploy finished").click()
+        expect(page.locator('#delivery [data-k="read"]')).to_have_text("1")
+        page.goto(admin_server.url + "/admin/notifications")
+        row = page.locator("#rows tr", has_text="Deploy finished")
+        # recipients, live, pushed, pending, sent, delivered, read
+        expect(row.locator("td.num")).to_have_text(["1", "1", "0", "0", "1", "1", "1"])
     finally:
         recipient_context.close()
 

@@ -77,16 +77,14 @@ def test_server_restart_reconnects_and_catches_up(context: BrowserContext, priva
     center.expect_unread(3)
 
 
-def test_when_the_browser_gives_up_the_client_reconnects_with_backoff(context: BrowserContext,
-                                                                     web_server: HeraldServer,
-                                                                     user_id: str) -> None:
-    # A proxy in front of Herald answering 503 makes EventSource give up for good
-    # (unlike a dropped connection, which the browser retries by itself).
+def test_a_failed_stream_is_retried_after_a_backoff(context: BrowserContext, web_server: HeraldServer,
+                                                    user_id: str) -> None:
+    # A proxy in front of Herald answering 503 once: one failure is a retry, not yet a reason to poll.
     attempts: list[float] = []
 
     def flaky_proxy(route: Route) -> None:
         attempts.append(time.monotonic())
-        if len(attempts) <= 2:
+        if len(attempts) == 1:
             route.fulfill(status=503, body="busy")
         else:
             route.continue_()
@@ -96,14 +94,40 @@ def test_when_the_browser_gives_up_the_client_reconnects_with_backoff(context: B
     page = context.new_page()
     page.goto(web_server.url + "/")
     center = Center(page)
+    center.expect_status("connected", timeout=15_000)
+    assert len(attempts) == 2 and attempts[1] - attempts[0] >= 0.5  # within [c/2, c], c = 1 s
+    assert page.evaluate("document.querySelector('herald-bell').client.transport") == "sse"
+    send(web_server, user_id, "Streamed after one failure")
+    center.expect_unread(1)
+
+
+def test_an_unavailable_server_is_retried_with_growing_backoff(context: BrowserContext, web_server: HeraldServer,
+                                                               user_id: str) -> None:
+    # Every connection starts with a REST catch-up; a server answering 503 to it (restarting,
+    # overloaded) is retried with exponential backoff and jitter, so tabs do not all come back at once.
+    attempts: list[float] = []
+
+    def flaky_proxy(route: Route) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) <= 3:
+            route.fulfill(status=503, body="busy")
+        else:
+            route.continue_()
+
+    context.route(re.compile(r".*/api/notifications\?.*"), flaky_proxy)
+    context.request.post(web_server.url + "/api/demo/login", data={"userId": user_id})
+    page = context.new_page()
+    page.goto(web_server.url + "/")
+    center = Center(page)
     center.expect_status("reconnecting")
     send(web_server, user_id, "Sent while the proxy was failing")
 
-    center.expect_status("connected", timeout=15_000)
-    assert len(attempts) == 3
-    gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:])]
-    # Exponential backoff with jitter: each wait within [ceiling / 2, ceiling], ceiling 1 s, then 2 s.
-    assert 0.5 <= gaps[0] and 1.0 <= gaps[1], gaps
+    center.expect_status("connected", timeout=20_000)
+    gaps = [later - earlier for earlier, later in zip(attempts[:4], attempts[1:4])]
+    # Each wait within [ceiling / 2, ceiling], the ceiling doubling from 1 s.
+    assert len(gaps) == 3 and 0.5 <= gaps[0] and 1.0 <= gaps[1] and 2.0 <= gaps[2], gaps
+    # Failures before any stream opened say nothing about streaming: it still streams.
+    assert page.evaluate("document.querySelector('herald-bell').client.transport") == "sse"
     center.expect_unread(1)
     center.open()
     expect(center.item("Sent while the proxy was failing")).to_have_count(1)

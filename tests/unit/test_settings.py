@@ -19,7 +19,8 @@ def test_values_come_from_prefixed_environment_and_flags_override(tmp_path: Path
 
 
 @pytest.mark.parametrize("env", [{"HERALD_PORT": "http"}, {"HERALD_PORT": "70000"}, {"HERALD_HEARTBEAT_SECONDS": "0"},
-                                 {"HERALD_ENV": "staging"}, {"HERALD_SECRET": "short"}])
+                                 {"HERALD_ENV": "staging"}, {"HERALD_SECRET": "short"},
+                                 {"HERALD_PUSH_ACK_TIMEOUT_SECONDS": "-1"}, {"HERALD_PUSH_ACK_TIMEOUT_SECONDS": "soon"}])
 def test_bad_values_fail_at_start(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         load_settings({"HERALD_DATA_DIR": str(tmp_path), **env})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 
 import httpx
 import pytest
@@ -100,3 +101,27 @@ async def test_no_credentials_are_refused(server: HeraldServer, transport: str) 
     path = "/api/notifications/stream" if transport == "sse" else "/api/notifications/poll"
     response = httpx.get(server.url + path, headers={"Authorization": "Bearer forged.token.here"})
     assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
+
+
+async def test_acknowledged_items_get_a_delivered_receipt(server: HeraldServer, user_id: str, transport: str) -> None:
+    token = server.token(user_id)
+    async with subscribe(transport, server.url, token) as sub:
+        await sub.until("ready")
+        kept = server.publish(to={"users": [user_id]}, type="t", title="acked")["id"]
+        unacked = server.publish(to={"users": [user_id]}, type="t", title="not acked")["id"]
+        seen = {(await sub.until("notification")).data["id"] for _ in range(2)}
+        assert seen == {kept, unacked}
+        await sub.ack([kept])
+        receipts = await asyncio.to_thread(wait_for_receipt, server, user_id, kept)
+    assert receipts == {kept: True, unacked: False}
+
+
+def wait_for_receipt(server: HeraldServer, user_id: str, item_id: str, timeout: float = 5.0) -> dict[str, bool]:
+    """Every item of the user: whether it has a receipt, once ``item_id`` has one (they are written in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = dict(server.sql("SELECT id, delivered_at FROM inbox_items WHERE user_id = :u", u=user_id))
+        if rows.get(item_id) is not None:
+            return {item: at is not None for item, at in rows.items()}
+        assert time.monotonic() < deadline, f"no receipt for {item_id}"
+        time.sleep(0.05)

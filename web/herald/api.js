@@ -8,7 +8,7 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.code = code;
-    /** Signed out or expired: retrying cannot help until the page signs in again. */
+    /** Signed out or expired: retrying cannot help. */
     this.final = status === 401;
   }
 }
@@ -27,12 +27,9 @@ export class Api {
     return this.#call('GET', `/api/notifications?${new URLSearchParams(params)}`);
   }
 
-  /**
-   * @param {string} id @param {boolean} keepalive  the page is navigating away: let the request finish
-   * @returns {Promise<{ unreadCount: number }>}
-   */
+  /** @param {string} id @param {boolean} keepalive  outlive a navigation @returns {Promise<{ unreadCount: number }>} */
   markRead(id, keepalive) {
-    return this.#call('POST', `/api/notifications/${encodeURIComponent(id)}/read`, keepalive);
+    return this.#call('POST', `/api/notifications/${encodeURIComponent(id)}/read`, { keepalive });
   }
 
   /** @returns {Promise<{ unreadCount: number }>} */
@@ -40,10 +37,21 @@ export class Api {
     return this.#call('POST', '/api/notifications/read-all');
   }
 
-  /** @param {string} method @param {string} path @param {boolean} [keepalive] */
-  async #call(method, path, keepalive) {
+  /** @param {string} cursor @param {number} timeout @param {AbortSignal} signal */
+  poll(cursor, timeout, signal) {
+    return this.#call('GET', `/api/notifications/poll?cursor=${cursor}&timeout=${timeout}`, { signal });
+  }
+
+  /** Delivered receipts. @param {string[]} ids */
+  ack(ids) {
+    return this.#call('POST', '/api/notifications/ack', { body: JSON.stringify({ ids }) });
+  }
+
+  /** @param {string} method @param {string} path @param {RequestInit} [init] */
+  async #call(method, path, init) {
     const response = await fetch(this.base + path, {
-      method, keepalive, headers: { Accept: 'application/json' }, credentials: this.crossOrigin ? 'include' : 'same-origin',
+      method, ...init, credentials: this.crossOrigin ? 'include' : 'same-origin',
+      headers: { Accept: 'application/json', ...(init?.body && { 'Content-Type': 'application/json' }) },
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw new ApiError(response.status, body.error, body.message ?? response.statusText);

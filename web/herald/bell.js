@@ -1,8 +1,4 @@
-/**
- * `<herald-bell>`: the drop-in notification center. A bell whose label
- * carries the unread count, a dropdown history, toasts, and system
- * notifications while the tab is hidden. Attributes and events: docs/web-client.md.
- */
+/** `<herald-bell>`: the drop-in notification center. Attributes and events: docs/web-client.md. */
 import { HeraldClient } from './client.js';
 import { safeUrl } from './format.js';
 import { HistoryList } from './list.js';
@@ -71,7 +67,9 @@ export class HeraldBell extends HTMLElement {
 
   connectedCallback() {
     if (this.client) return;
-    const client = (this.client = new HeraldClient({ base: this.getAttribute('base') ?? '', pageSize: this.#number('page-size', 20) }));
+    const client = (this.client = new HeraldClient({
+      base: this.getAttribute('base') ?? '', pageSize: this.#number('page-size', 20), transport: this.getAttribute('transport'),
+    }));
     /** @param {string} type @param {(detail: any) => void} handle */
     const on = (type, handle) => client.addEventListener(type, (event) => handle(/** @type {CustomEvent} */ (event).detail));
     on('change', () => this.#schedule());

@@ -1,8 +1,4 @@
-/**
- * HeraldClient: stream, REST and store together, without UI. `<herald-bell>`
- * is built on it; a product may be too. Its events (`change`, `notification`,
- * `read`, `status`, `signedout`) are described in docs/web-client.md.
- */
+/** HeraldClient: stream, REST and store together, without UI; events in docs/web-client.md. */
 import { Api } from './api.js';
 import { InboxStore } from './store.js';
 import { Stream } from './stream.js';
@@ -12,6 +8,9 @@ import { Stream } from './stream.js';
 const CATCH_UP_LIMIT = 100;
 /** Further behind than this, start from the newest page rather than replay a flood. */
 const CATCH_UP_MAX_PAGES = 10;
+/** Receipts go in batches of this many ids, or after ACK_MS. */
+const ACK_BATCH = 50;
+const ACK_MS = 250;
 
 export class HeraldClient extends EventTarget {
   store = new InboxStore();
@@ -21,27 +20,32 @@ export class HeraldClient extends EventTarget {
   #api;
   #stream;
   #chain = Promise.resolve();
-  /** The stream opened right after a REST catch-up: its `ready` needs no other. */
-  #caughtUp = false;
   #reconcileTimer = 0;
   #loadingOlder = false;
+  /** @type {Set<string>} */
+  #acks = new Set();
+  #ackTimer = 0;
 
-  /** @param {{ base?: string, pageSize?: number }} [options] */
-  constructor({ base = '', pageSize = 20 } = {}) {
+  /** @param {{ base?: string, pageSize?: number, transport?: string | null }} [options]  transport: 'websocket', else SSE */
+  constructor({ base = '', pageSize = 20, transport } = {}) {
     super();
     this.pageSize = pageSize;
     this.#api = new Api(base);
-    this.#stream = new Stream(`${this.#api.base}/api/notifications/stream`, {
+    this.#stream = new Stream(this.#api, transport, {
       resume: () => this.#serial(() => this.#resume()),
       onEvent: (type, data, id) => this.#onEvent(type, data, id),
       onStatus: (status) => this.#emit('status', { status }),
       onFinal: () => this.#signOut(),
-      withCredentials: this.#api.crossOrigin,
     });
   }
 
   get status() {
     return this.#stream.status;
+  }
+
+  /** 'sse', 'websocket', or 'poll' after a fallback. */
+  get transport() {
+    return this.#stream.polling ? 'poll' : this.#stream.mode;
   }
 
   start() {
@@ -90,8 +94,7 @@ export class HeraldClient extends EventTarget {
   /** Catch up over REST; answers the cursor to open the stream from. */
   async #resume() {
     await (this.store.loaded ? this.#catchUp() : this.#loadNewest());
-    this.#caughtUp = true;
-    return this.store.position;
+    return /** @type {string} */ (this.store.position);
   }
 
   async #loadNewest() {
@@ -123,18 +126,15 @@ export class HeraldClient extends EventTarget {
     await this.#loadNewest();
   }
 
-  /** @param {string} type @param {string} data @param {string} id */
+  /** @param {string} type @param {any} data @param {string} id */
   #onEvent(type, data, id) {
     if (type === 'ready') {
       this.store.position = id;
-      // The browser reconnected by itself: catch up what the stream does not replay (read state).
-      if (!this.#caughtUp) this.#serial(() => this.#catchUp()).catch(() => {});
-      this.#caughtUp = false;
     } else if (type === 'notification') {
       this.store.advance(id);
-      this.#take(JSON.parse(data), id, true);
+      this.#take(data, id, true);
     } else if (type === 'read') {
-      const { ids, all, unreadCount } = JSON.parse(data);
+      const { ids, all, unreadCount } = data;
       this.#applyRead(this.store.markRead(all ? null : ids), unreadCount, Boolean(all));
     } else if (type === 'reset') {
       // Our cursor is older than the server keeps: start again from the newest page.
@@ -148,6 +148,7 @@ export class HeraldClient extends EventTarget {
   #take(item, pos, alert) {
     const kind = this.store.merge(item, pos);
     if (kind === 'duplicate') return;
+    this.#ack(item.id);
     if (kind === 'read') this.#emit('read', { ids: [item.id], all: false });
     else this.#emit('notification', { item: this.store.get(item.id), kind, alert });
     this.#emit('change');
@@ -165,6 +166,20 @@ export class HeraldClient extends EventTarget {
       this.store.snapshot(page.unreadCount, page.cursor);
       this.#emit('change');
     }, () => {}), 400 + Math.random() * 400);
+  }
+
+  /** Receipt for what reached this tab. @param {string} id */
+  #ack(id) {
+    this.#acks.add(id);
+    if (this.#acks.size >= ACK_BATCH) this.#flushAcks();
+    else this.#ackTimer ||= setTimeout(() => this.#flushAcks(), ACK_MS);
+  }
+
+  #flushAcks() {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = 0;
+    this.#stream.ack([...this.#acks]);
+    this.#acks.clear();
   }
 
   #signOut() {

@@ -45,11 +45,7 @@ export function ago(ms, now = Date.now()) {
   return relative.format(0, 'second');
 }
 
-/**
- * The href to follow, or null. The server refuses other schemes already; the
- * client checks again because it is the one that navigates.
- * @param {string | null} url
- */
+/** The http(s) href to follow, or null; checked here too, as the client is what navigates. @param {string | null} url */
 export function safeUrl(url) {
   try {
     const { protocol, href } = new URL(url ?? '', location.href);

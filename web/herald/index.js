@@ -1,11 +1,4 @@
-/**
- * Herald's browser client. One script tag and one element:
- *
- *   <script type="module" src="/static/herald/index.js"></script>
- *   <herald-bell></herald-bell>
- *
- * Or build a UI of your own on HeraldClient.
- */
+/** Herald's browser client: `<script type="module" src="/static/herald/index.js">` and `<herald-bell>`. */
 import { HeraldBell } from './bell.js';
 
 export { HeraldBell } from './bell.js';

@@ -1,7 +1,4 @@
-/**
- * The dropdown's list. Rows are kept per id and rebuilt only when their item
- * changed, so focus and open groups survive live updates. Values go in as text.
- */
+/** The dropdown's rows, kept per id so focus and open groups survive updates. Values go in as text. */
 import { ago, groupMembers, groupTitle, safeUrl } from './format.js';
 
 /** @typedef {import('./format.js').Notification} Item */

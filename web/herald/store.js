@@ -1,9 +1,7 @@
 /**
- * The inbox as this tab knows it: items by id, the unread count, the resume
- * cursor. The count is not a free-running counter (a drifting badge is what
- * users notice) but the server's last count `base`, true at cursor `basePos`,
- * plus new unread items that came on the stream after it (`fresh`): a replay
- * cannot count twice. docs/web-client.md has the argument.
+ * The inbox as this tab knows it. The unread count is the server's last count
+ * `base`, true at cursor `basePos`, plus unread items that came later
+ * (`fresh`), so a replay cannot count twice (docs/web-client.md).
  */
 
 /** @typedef {import('./format.js').Notification} Notification */

@@ -1,34 +1,33 @@
 /**
- * One EventSource, its status, and reconnection. The browser retries a dropped
- * connection itself (with Last-Event-ID) but gives up on an error answer; then
- * this retries with exponential backoff and full jitter, so a restarted server
- * is not hit by every tab at once. Offline, it waits for `online`. Each new
- * EventSource opens at the cursor that `resume` (a REST catch-up) answers.
+ * The live connection: SSE or WebSocket, long polling after two stream
+ * attempts in a row without `ready`; backoff with jitter (docs/web-client.md).
  */
 
 /** @typedef {'connected' | 'reconnecting' | 'disconnected'} Status */
 /**
- * @typedef {{ resume: () => Promise<string | null>, onEvent: (type: string, data: string, id: string) => void,
- *   onStatus: (status: Status) => void, onFinal: () => void, withCredentials: boolean }} StreamOptions
+ * @typedef {{ resume: () => Promise<string>, onEvent: (type: string, data: any, id: string) => void,
+ *   onStatus: (status: Status) => void, onFinal: () => void }} StreamOptions
  */
 
-const TYPES = ['ready', 'notification', 'read', 'reset'];
-const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 
 export class Stream {
-  /** @type {EventSource | null} */
-  #source = null;
-  /** @type {Status} */
-  #status = 'disconnected';
+  /** @type {{ close(): void } | null} */
+  #conn = null;
+  /** @type {Status} read-only */
+  status = 'disconnected';
   #attempt = 0;
+  /** Stream attempts in a row without `ready`. */
+  #failures = 0;
+  /** Backoff, `ready` deadline or stream retry: one at a time. */
   #timer = 0;
-  /** Bumped by each connect and stop: a slow `resume` cannot open a stale stream. */
+  /** Bumped by each connect and stop: a slow `resume` cannot open a stale connection. */
   #generation = 0;
   #running = false;
+  polling = false;
   #online = () => {
     this.#attempt = 0;
-    if (this.#status !== 'connected') this.#connect();
+    if (this.status !== 'connected') this.#connect();
   };
   #offline = () => {
     this.#generation++;
@@ -36,14 +35,11 @@ export class Stream {
     this.#set('disconnected');
   };
 
-  /** @param {string} url @param {StreamOptions} options */
-  constructor(url, options) {
-    this.url = url;
+  /** @param {import('./api.js').Api} api @param {string | null | undefined} mode @param {StreamOptions} options */
+  constructor(api, mode, options) {
+    this.api = api;
+    this.mode = mode === 'websocket' ? mode : 'sse';
     this.options = options;
-  }
-
-  get status() {
-    return this.#status;
   }
 
   start() {
@@ -61,6 +57,13 @@ export class Stream {
     this.#offline();
   }
 
+  /** Delivered receipts: on the open WebSocket, else by HTTP. @param {string[]} ids */
+  ack(ids) {
+    const conn = this.#conn;
+    if (conn instanceof WebSocket && conn.readyState === 1) conn.send(JSON.stringify({ type: 'ack', ids }));
+    else this.api.ack(ids).catch(() => {});
+  }
+
   async #connect() {
     const generation = ++this.#generation;
     this.#close();
@@ -71,47 +74,115 @@ export class Stream {
     try {
       cursor = await this.options.resume();
     } catch (error) {
-      if (generation !== this.#generation) return;
-      if (!(/** @type {{ final?: boolean }} */ (error).final)) return this.#retry();
-      this.stop();
-      return this.options.onFinal();
+      if (generation === this.#generation && !this.#final(error)) this.#retry();
+      return;
     }
     if (generation !== this.#generation) return;
-    const query = cursor === null ? '' : `?lastEventId=${encodeURIComponent(cursor)}`;
-    const source = (this.#source = new EventSource(this.url + query, { withCredentials: this.options.withCredentials }));
-    for (const type of TYPES) {
+    const conn = (this.#conn = this.polling ? this.#poll(cursor) : this.mode === 'sse' ? this.#sse(cursor) : this.#socket(cursor));
+    if (!this.polling) this.#timer = setTimeout(() => this.#lost(conn), 10000);
+  }
+
+  /** @param {string} cursor */
+  #sse(cursor) {
+    const url = `${this.api.base}/api/notifications/stream?lastEventId=${encodeURIComponent(cursor)}`;
+    const source = new EventSource(url, { withCredentials: this.api.crossOrigin });
+    for (const type of ['ready', 'notification', 'read', 'reset']) {
       source.addEventListener(type, (event) => {
-        if (type === 'ready') {
-          this.#attempt = 0;
-          this.#set('connected');
-        }
-        const { data, lastEventId } = /** @type {MessageEvent<string>} */ (event);
-        this.options.onEvent(type, data, lastEventId);
+        const { data, lastEventId } = /** @type {MessageEvent} */ (event);
+        this.#event(source, type, JSON.parse(data), lastEventId);
       });
     }
-    source.onerror = () => {
-      if (source !== this.#source) return;
-      if (source.readyState === EventSource.CLOSED) this.#retry();
-      else this.#set('reconnecting');
+    // Not the browser's own retry: each attempt counts, and starts with a catch-up.
+    source.onerror = () => this.#lost(source);
+    return source;
+  }
+
+  /** @param {string} cursor */
+  #socket(cursor) {
+    const url = new URL(`${this.api.base}/api/notifications/ws`, location.href);
+    url.protocol = url.protocol.replace('http', 'ws');
+    const socket = new WebSocket(url);
+    socket.onopen = () => socket.send(JSON.stringify({ type: 'resume', cursor }));
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      this.#event(socket, message.type, message.notification ?? message, message.cursor);
     };
+    socket.onclose = () => this.#lost(socket);
+    return socket;
+  }
+
+  /** @param {string} cursor */
+  #poll(cursor) {
+    const abort = new AbortController();
+    const conn = { close: () => abort.abort() };
+    (async () => {
+      // The first answers at once, as `ready`. Closing aborts the loop.
+      for (let wait = 0; ; wait = 25) {
+        const answer = await this.api.poll(cursor, wait, abort.signal);
+        if (!wait) this.#event(conn, 'ready', answer, cursor);
+        if (answer.reset) this.#event(conn, 'reset', null, answer.cursor);
+        if (answer.read) this.#event(conn, 'read', answer.read, '');
+        for (const item of answer.items) this.#event(conn, 'notification', item, answer.cursor);
+        cursor = answer.cursor;
+      }
+    })().catch((error) => conn === this.#conn && !this.#final(error) && this.#lost(conn));
+    return conn;
+  }
+
+  /** @param {object} conn @param {string} type @param {any} data @param {string} id */
+  #event(conn, type, data, id) {
+    if (conn !== this.#conn) return;
+    if (type === 'ready') {
+      clearTimeout(this.#timer);
+      this.#attempt = this.#failures = 0;
+      this.#set('connected');
+      if (this.polling) {
+        this.#timer = setTimeout(() => {
+          this.polling = false;
+          this.#failures = 1; // so one failure brings polling back
+          this.#connect();
+        }, 60000);
+      }
+    }
+    this.options.onEvent(type, data, id);
+  }
+
+  /** @param {object} conn  the attempt that failed or ended */
+  #lost(conn) {
+    if (conn !== this.#conn) return;
+    if (this.status !== 'connected' && !this.polling && ++this.#failures > 1) {
+      this.polling = true;
+      return this.#connect();
+    }
+    this.#retry();
+  }
+
+  /** Signed out (401): retrying cannot help. @param {any} error */
+  #final(error) {
+    if (error?.final) {
+      this.stop();
+      this.options.onFinal();
+    }
+    return error?.final;
   }
 
   #retry() {
     this.#close();
     if (!navigator.onLine) return this.#set('disconnected');
     this.#set('reconnecting');
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.#attempt++);
+    const ceiling = Math.min(BACKOFF_MAX_MS, 1000 * 2 ** this.#attempt++);
     this.#timer = setTimeout(() => this.#connect(), ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 
   #close() {
     clearTimeout(this.#timer);
-    this.#source?.close();
-    this.#source = null;
+    const conn = this.#conn;
+    this.#conn = null;
+    conn?.close();
   }
 
   /** @param {Status} status */
   #set(status) {
-    if (status !== this.#status) this.options.onStatus((this.#status = status));
+    if (status !== this.status) this.options.onStatus((this.status = status));
   }
 }

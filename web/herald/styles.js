@@ -1,8 +1,4 @@
-/**
- * Styles inside the shadow root, so product CSS cannot break them; themed by
- * the --herald-* custom properties (docs/web-client.md). Colours meet WCAG AA;
- * motion only when the user has not asked for less.
- */
+/** The shadow root's CSS, themed by --herald-* properties; colours meet WCAG AA. */
 export const CSS = `
 :host { --fg: var(--herald-fg, #1b1b1b); --bg: var(--herald-bg, #fff); --muted: var(--herald-muted, #555);
   --accent: var(--herald-accent, #0b57d0); --alert: var(--herald-alert, #b3261e); --line: #d0d0d0;

@@ -1,8 +1,6 @@
 /**
- * System notifications while the tab is hidden (a visible one has toasts),
- * for urgent and high only, tagged as the service worker tags pushes (groupKey,
- * else id) so a repeat replaces instead of stacking; and the bridge to the
- * optional push.js. Permission only from a click: browsers penalise prompts.
+ * System notifications for a hidden tab, tagged as the service worker tags
+ * pushes so a repeat replaces; the bridge to the optional push.js.
  */
 import { groupTitle, safeUrl } from './format.js';
 

@@ -1,8 +1,6 @@
 /**
- * At most `max` toasts show, the rest wait, most urgent first; a more urgent
- * one takes the place of a less urgent one. Urgent stays until dismissed;
- * others leave after a delay that pauses under the pointer or focus, so nobody
- * loses one mid-read (WCAG 2.2.1).
+ * Toasts: at most `max`, most urgent first; urgent stays, others leave after
+ * a delay that pauses under pointer or focus (WCAG 2.2.1).
  */
 import { RANK, groupTitle, safeUrl } from './format.js';
 
@@ -66,7 +64,7 @@ export class Toasts {
     while (this.#queue.length) {
       const { item } = this.#queue[0];
       if (this.#shown.size >= this.options.max()) {
-        // More urgent does not wait behind less urgent: the least urgent, oldest toast makes room.
+        // The least urgent, oldest toast makes room for a more urgent one.
         const less = [...this.#shown.values()].filter((other) => RANK[other.item.priority] > RANK[item.priority]);
         const room = less.sort((a, b) => RANK[b.item.priority] - RANK[a.item.priority])[0];
         if (!room) break;

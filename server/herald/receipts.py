@@ -1,0 +1,118 @@
+"""Delivered receipts: which inbox items a client confirmed it received.
+
+Clients acknowledge what reached them: the WebSocket ``ack`` message, or
+``POST /api/notifications/ack`` from SSE and long-poll clients. Receipts are
+collected here and written in one transaction a quarter second later,
+because a broadcast to thousands of open tabs brings thousands of acks
+within the same second, and one write each would queue them all on
+SQLite's single writer in front of the next publish.
+
+- First receipt wins: ``inbox_items.delivered_at`` is written only where it
+  is still null, so a repeat changes nothing.
+- An id that is not the acknowledging user's matches no row (the update
+  names the user), so it is ignored exactly like a repeat; the answer is the
+  same either way and says nothing about anyone else's inbox. Ignoring rather
+  than refusing also suits receipts: a batch may name an item pruned or
+  grouped away meanwhile, and one stale id must not void the others.
+- A group update clears ``delivered_at`` (inbox.py): the new version needs a
+  receipt of its own.
+- What a crash loses: the receipts of the last quarter second. Their items
+  may then get a Web Push they did not need (push.py, the acknowledgement
+  timeout); nothing else depends on receipts.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Sequence
+
+from sqlalchemy import bindparam, update
+
+from herald.db import Database
+from herald.metrics import Metrics
+from herald.models import inbox_items
+from herald.wire import now_ms
+
+log = logging.getLogger("herald.receipts")
+
+MAX_IDS_PER_ACK = 500
+MAX_PENDING = 100_000  # receipts waiting for a stalled database; beyond this they are dropped
+# One user's receipts per flush. A real user acknowledges what reached them (a page, a burst); a script
+# posting batches of made-up ids must not fill the buffer and crowd out everyone else's receipts.
+MAX_PENDING_PER_USER = 2_000
+FLUSH_CHUNK = 2_000  # rows per executemany, so one flush never holds the write lock for long
+RETRY_SECONDS = 2.0  # after a failed write: the database is back soon, and the log need not fill meanwhile
+
+_STAMP = (update(inbox_items)
+          .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("i"),
+                 inbox_items.c.delivered_at.is_(None))
+          .values(delivered_at=bindparam("at")))
+
+
+class Receipts:
+    def __init__(self, db: Database, metrics: Metrics, flush_seconds: float = 0.25) -> None:
+        self.db = db
+        self.metrics = metrics
+        self.flush_seconds = flush_seconds
+        self._pending: dict[tuple[str, str], int] = {}
+        self._per_user: dict[str, int] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, user_id: str, item_ids: Sequence[str], transport: str) -> None:
+        """Note receipts (cheap, never waits); written within ``flush_seconds``."""
+        self.metrics.acks.labels(transport).inc(len(item_ids))
+        now = now_ms()
+        taken = self._per_user.get(user_id, 0)
+        for item_id in item_ids:
+            if len(self._pending) >= MAX_PENDING or taken >= MAX_PENDING_PER_USER:
+                if taken < MAX_PENDING_PER_USER + 1:  # once per user and flush: a flood must not flood the log too
+                    log.warning("dropping delivery receipts of %r: the buffer or that user's share is full", user_id)
+                    taken += 1
+                break
+            if (user_id, item_id) not in self._pending:
+                self._pending[user_id, item_id] = now
+                taken += 1
+        self._per_user[user_id] = taken
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="herald-receipts")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):  # best effort: the database may be gone already
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending, self._per_user = self._pending, {}, {}
+        rows = [{"u": user_id, "i": item_id, "at": at} for (user_id, item_id), at in pending.items()]
+        try:
+            async with self.db.write() as conn:
+                for start in range(0, len(rows), FLUSH_CHUNK):
+                    await conn.execute(_STAMP, rows[start:start + FLUSH_CHUNK])
+        except Exception:
+            # Keep them for the next round (the earliest time of each stays), within the bound.
+            for key, at in pending.items():
+                if len(self._pending) >= MAX_PENDING:
+                    break
+                self._pending.setdefault(key, at)
+            raise
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.flush_seconds)  # let the acks of one burst share a transaction
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - kept and retried; receipts only steer pushes and counts
+                log.exception("writing delivery receipts failed")
+                self._wake.set()
+                await asyncio.sleep(RETRY_SECONDS)
