@@ -35,8 +35,12 @@ DEFAULT_PEERS = ROOT.parent / "shared" / "bench" / "peers"
 POSTGRES_ADMIN_URL = os.environ.get("HERALD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Herald's variants: inbox broadcasts (persisted) or a live channel ("persist": false: the fan-out
 # alone, as the peers do it), over SSE or WebSocket.
+# The _redis ones fan out through Redis (HERALD_REDIS_URL), as several processes or nodes do: beside
+# their in-process twins they show what the Redis hop adds.
 HERALD_VARIANTS = {"herald": ("sse", "all"), "herald_live": ("sse", "channel"),
-                   "herald_ws": ("websocket", "all"), "herald_ws_live": ("websocket", "channel")}
+                   "herald_ws": ("websocket", "all"), "herald_ws_live": ("websocket", "channel"),
+                   "herald_redis": ("sse", "all"), "herald_live_redis": ("sse", "channel")}
+REDIS_URL = os.environ.get("HERALD_BENCH_REDIS", "redis://127.0.0.1:6379/15")
 SERVERS = (*HERALD_VARIANTS, "node_raw_sse", "litestar_naive", "sse_starlette", "uvloop_raw_sse")
 UVICORN_PEERS = {"litestar_naive": "litestar_naive_app:app", "sse_starlette": "sse_starlette_app:app"}
 
@@ -107,7 +111,7 @@ class Server:
                 print(f"cleanup after {self.name} failed: {exc}", file=sys.stderr)
 
 
-def herald_server(logs: Path, database: str, postgres_admin_url: str) -> Server:
+def herald_server(logs: Path, database: str, postgres_admin_url: str, redis: bool = False, workers: int = 1) -> Server:
     data_dir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
     port, api_key, secret = free_port(), "bench-" + secrets.token_hex(12), secrets.token_hex(32)
     database_url = ""
@@ -116,8 +120,9 @@ def herald_server(logs: Path, database: str, postgres_admin_url: str) -> Server:
         psql(postgres_admin_url, f'CREATE DATABASE "{name}"')
         database_url = postgres_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
     env = {**os.environ, "HERALD_DATA_DIR": str(data_dir), "HERALD_API_KEYS": api_key,
-           "HERALD_SECRET": secret, "HERALD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
-    server = Server("herald", [sys.executable, "-m", "herald.cli", "serve", "--port", str(port)],
+           "HERALD_SECRET": secret, "HERALD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
+           "HERALD_REDIS_URL": REDIS_URL if redis else ""}
+    server = Server("herald", [sys.executable, "-m", "herald.cli", "serve", "--workers", str(workers), "--port", str(port)],
                     logs / f"herald-{port}.log", env=env, ready_path="/readyz", api_key=api_key)
     server.secret = secret
     server.cleanups.append(lambda: shutil.rmtree(data_dir, ignore_errors=True))
@@ -221,6 +226,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds for one broadcast to reach every stream")
     parser.add_argument("--processes", type=int, help="load processes per bench (default: herald bench decides)")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite", help="Herald's database")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="herald serve --workers for the _redis variants (one process may hold 20,000 files)")
     parser.add_argument("--postgres-admin-url", default=POSTGRES_ADMIN_URL, help="where fresh databases are created")
     parser.add_argument("--peers-dir", type=Path, default=DEFAULT_PEERS)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "herald-bench" / time.strftime("fanout-%Y%m%d-%H%M%S"))
@@ -240,9 +247,12 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     info, results = machine(), []
     command = "python scripts/bench_fanout.py " + " ".join(sys.argv[1:])
+    if args.workers > 1 and not any(name.endswith("_redis") for name in names):
+        parser.error("--workers needs a _redis variant: in-process fan-out serves one process")
     for connections in counts:
         for name in names:
-            server = (herald_server(args.out / "logs", args.database, args.postgres_admin_url)
+            server = (herald_server(args.out / "logs", args.database, args.postgres_admin_url, name.endswith("_redis"),
+                                    args.workers if name.endswith("_redis") else 1)
                       if name in HERALD_VARIANTS else peer_server(name, args.peers_dir, args.out / "logs"))
             server.name = name
             load_average = os.getloadavg()[0]  # others' work on the machine shows up in the figures

@@ -181,7 +181,7 @@ async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, co
                 elif isinstance(message, Ping):
                     await socket.send_text('{"type":"pong"}')
                 elif isinstance(message, Ack):
-                    s.receipts.record(user_id, message.ids, "websocket")
+                    s.receipts.record(conn.user_id, message.ids, "websocket")
                 else:
                     raise msgspec.ValidationError("resume is only allowed as the first message")
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
