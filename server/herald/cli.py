@@ -78,10 +78,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(settings: Settings, workers: int) -> int:
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
     from herald.db import migrate
+    from herald.metrics import MULTIPROC_ENV
 
     if workers > 1 and not settings.redis_url:
         print("herald: --workers above 1 needs HERALD_REDIS_URL: in-process fan-out serves one process", file=sys.stderr)
@@ -91,6 +94,11 @@ def _serve(settings: Settings, workers: int) -> int:
     if not settings.is_production:
         print(f"Herald (development) on http://{settings.host}:{settings.port}/  demo page at /", flush=True)
         print(f"Development API key: {settings.api_keys[0]}", flush=True)
+    metrics_dir = None
+    if workers > 1:
+        # Each worker writes its metrics to files here and /metrics sums them (metrics.py). A fresh
+        # private directory: files left by an earlier run would be summed in as well.
+        metrics_dir = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="herald-metrics-")
     # Workers are fresh processes that build their settings from the environment:
     # hand them what the flags and the development defaults decided here.
     os.environ.update({
@@ -98,12 +106,16 @@ def _serve(settings: Settings, workers: int) -> int:
         "HERALD_API_KEYS": ",".join(settings.api_keys), "HERALD_DATABASE_URL": settings.database_url,
         "HERALD_REDIS_URL": settings.redis_url, "HERALD_MIGRATE_ON_START": "false",
     })
-    uvicorn.run(
-        "herald.app:app_from_environment", factory=True, host=settings.host, port=settings.port, workers=workers,
-        loop="uvloop", http="httptools", log_level="info", access_log=False, timeout_graceful_shutdown=3,
-        # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s.
-        ws_ping_interval=30, ws_ping_timeout=10,
-    )
+    try:
+        uvicorn.run(
+            "herald.app:app_from_environment", factory=True, host=settings.host, port=settings.port, workers=workers,
+            loop="uvloop", http="httptools", log_level="info", access_log=False, timeout_graceful_shutdown=3,
+            # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s.
+            ws_ping_interval=30, ws_ping_timeout=10,
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -10,6 +10,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -71,6 +72,8 @@ class Publisher:
         try:
             await self.fanout.publish(events)
         except Exception as exc:  # noqa: BLE001 - the inbox has it; streams recover on resume or gap fill
+            if isinstance(exc, (RedisError, OSError)):
+                self.metrics.redis_errors.labels("publish").inc()
             log.warning("fan-out failed for %d deliveries (%s); clients will recover from the inbox", len(events), exc)
         if self.push is not None:
             try:

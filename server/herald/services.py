@@ -61,6 +61,7 @@ class Services:
     async def start(self) -> None:
         await self.fanout.start()
         self._tasks.append(asyncio.create_task(self._prune_forever(), name="herald-prune"))
+        self._tasks.append(asyncio.create_task(self.metrics.sync_forever(), name="herald-metrics"))
         await self.push.start()
         await self.admin.start()
 
@@ -73,6 +74,7 @@ class Services:
         await self.push.stop()
         await self.fanout.stop()
         await self.db.close()
+        self.metrics.close()
 
     async def prune_once(self) -> int:
         removed = await self.inbox.prune(now_ms() - self.settings.retention_seconds * 1000)
@@ -85,6 +87,7 @@ class Services:
             try:
                 await self.prune_once()
             except Exception:  # noqa: BLE001 - retried next round; a failed prune only delays deletion
+                self.metrics.database_errors.labels("prune").inc()
                 log.exception("retention prune failed")
             await asyncio.sleep(self.settings.prune_interval_seconds)
 
