@@ -8,7 +8,8 @@ Protocol (documented in docs/transports.md):
   ``heartbeat``.
 - client, later: ``read`` (``ids``), ``read-all``, ``ping`` (answered ``pong``),
   ``ack`` (``ids`` delivered; accepted and counted).
-- close codes: 4000-4099 mean "reconnect" (with backoff), 4400-4499 mean
+- close codes: 4000-4099 mean "reconnect" (with backoff; 4029: too many new
+  connections, the reason says after how many seconds), 4400-4499 mean
   "do not reconnect" until something changes (credentials, the client's code).
 
 Transport-level liveness is uvicorn's: a ping every 30 s, dead without a pong
@@ -24,6 +25,7 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
+from herald.admission import Refusal, websocket_admission
 from herald.api_inbox import mark_read
 from herald.auth import require_subscriber, services
 from herald.errors import HeraldError
@@ -31,6 +33,7 @@ from herald.services import Services
 from herald.wire import parse_cursor
 
 CLOSE_GOING_AWAY = 4000  # reconnect: the server is restarting
+CLOSE_RATE_LIMITED = 4029  # reconnect later: too many new connections (HTTP's 429); the reason says when
 CLOSE_PROTOCOL = 4400  # do not reconnect: the client sent something this protocol does not allow
 CLOSE_UNAUTHORIZED = 4401  # do not reconnect: sign in again first
 FIRST_MESSAGE_SECONDS = 10
@@ -108,11 +111,14 @@ class Ack(ClientMessage, tag="ack"):
 _decode = msgspec.json.Decoder(Resume | Read | ReadAll | Ping | Ack).decode
 
 
-@websocket("/api/notifications/ws")
-async def notifications_ws(socket: WebSocket) -> None:
+@websocket("/api/notifications/ws", dependencies=websocket_admission)
+async def notifications_ws(socket: WebSocket, refusal: Refusal | None) -> None:
     """The notification stream over WebSocket (see the module docstring for the protocol)."""
     s = services(socket)  # type: ignore[arg-type]
     await socket.accept()
+    if refusal is not None:
+        await socket.close(CLOSE_RATE_LIMITED, f"rate limited; retry after {refusal.retry_after_seconds} s")
+        return
     try:
         user_id = await require_subscriber(socket)
     except HeraldError:
@@ -129,6 +135,7 @@ async def notifications_ws(socket: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
+    s.admission.opened("websocket", resume is not None)
     sink = WebSocketSink(socket)
     listener = asyncio.ensure_future(_handle_client(s, socket, sink, user_id))
     try:

@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, workers: int) -> int:
+    import ipaddress
     import os
     import shutil
     import tempfile
@@ -110,6 +111,9 @@ def _serve(settings: Settings, workers: int) -> int:
         uvicorn.run(
             "herald.app:app_from_environment", factory=True, host=settings.host, port=settings.port, workers=workers,
             loop="uvloop", http="httptools", log_level="info", access_log=False, timeout_graceful_shutdown=3,
+            # X-Forwarded-For/-Proto from these peers only (uvicorn's default would trust 127.0.0.1):
+            # the client address is what the per-address connection limit buckets by.
+            forwarded_allow_ips=[str(ipaddress.ip_network(p, strict=False)) for p in settings.trusted_proxies],
             # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s.
             ws_ping_interval=30, ws_ping_timeout=10,
         )

@@ -7,6 +7,12 @@ each offline recipient whose priority the policy pushes
 database, a push that got a row is retried across restarts until it is
 answered or runs out of attempts or TTL: at-least-once, bounded.
 
+Digest: a delivery that publish.py sent ``"quiet": true`` (its recipient is
+over ``HERALD_RECIPIENT_LIVE_PER_MINUTE``) gets no push of its own. Instead an
+offline user gets at most one digest push per minute, "N new notifications"
+(N unread), under one tag and RFC 8030 ``Topic``, so it replaces the previous
+digest on the device and at the push service.
+
 Limit, stated plainly: the online check and the rows come after the inbox
 commit, so a process dying in that instant loses the push, never the
 notification (it is in the inbox). "Online" is asked through
@@ -27,10 +33,11 @@ from herald.db import Database
 from herald.fanout import Fanout
 from herald.inbox import CHUNK, Delivery
 from herald.metrics import Metrics
-from herald.models import push_jobs, push_subscriptions
+from herald.models import inbox_items, push_jobs, push_subscriptions
 from herald.push_endpoint import check_endpoint
 from herald.push_sender import PushSender
 from herald.push_vapid import VapidKeys, b64url_decode, load_keys
+from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from herald.settings import Settings
 from herald.wire import PRIORITY_RANK, new_id, now_ms
 
@@ -43,6 +50,10 @@ PRIORITY_OF_RANK = {rank: priority for priority, rank in PRIORITY_RANK.items()}
 # services count the whole body against 4096. Keep a wide margin.
 MAX_MESSAGE_BYTES = 3000
 MAX_SUBSCRIPTIONS_PER_USER = 20
+# One digest per user per minute: the window of HERALD_RECIPIENT_LIVE_PER_MINUTE.
+DIGEST_LIMIT = Limit("digest_push", 1 / 60, 1)
+DIGEST_TAG = "herald:digest"  # the service worker's tag (groupKey) and, hashed, the push Topic
+DIGEST_ITEM = "herald:digest"  # push_jobs.item_id: matches no inbox item, so never skipped as read
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -81,6 +92,15 @@ def push_message(item: dict[str, Any], icon: str) -> bytes:
     return encoded
 
 
+def digest_message(unread: int, icon: str, timestamp: int) -> bytes:
+    """The push that stands for many: an empty ``id``, so a click opens the app and marks nothing read."""
+    title = f"{unread} new notification" + ("" if unread == 1 else "s")
+    return _encode({"kind": "notification", "icon": icon or None, "notification": {
+        "id": "", "type": "herald.digest", "title": title, "body": "", "priority": "medium",
+        "timestamp": timestamp, "read": False, "groupKey": DIGEST_TAG, "url": None, "data": None,
+        "groupCount": 1, "actors": None}})
+
+
 def check_keys(p256dh: str, auth: str) -> str | None:
     """Why the subscription's keys are unusable, or None: a P-256 public point and a 16-byte secret."""
     try:
@@ -104,8 +124,9 @@ def check_keys(p256dh: str, auth: str) -> str | None:
 
 class PushService:
     def __init__(self, settings: Settings, db: Database, fanout: Fanout, metrics: Metrics,
-                 keys: VapidKeys | None = None) -> None:
+                 keys: VapidKeys | None = None, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
+        self.limiter = limiter or MemoryRateLimiter()
         self.db = db
         self.fanout = fanout
         self.metrics = metrics
@@ -162,30 +183,65 @@ class PushService:
             return 0
         now = now_ms()
         expires = now + self.settings.push_ttl_seconds * 1000
-        messages: dict[int, tuple[str, str, str | None, str]] = {}
+        messages: dict[int, tuple[str, str, str | None, str] | None] = {}
         rows = []
-        for delivery in offline:
-            # Deliveries of one fresh notification share one payload object: build its message once.
-            built = messages.get(id(delivery.payload))
-            if built is None:
-                item = _decode(delivery.payload)
-                group_key = item.get("groupKey")
-                built = (push_message(item, self.settings.push_icon_url).decode(), URGENCY[item["priority"]],
-                         topic_for(group_key) if group_key else None, item["id"])
-                messages[id(delivery.payload)] = built
-            payload, urgency, topic, item_id = built
-            for subscription_id in subscriptions.get(delivery.user_id, ()):
-                rows.append({"subscription_id": subscription_id, "user_id": delivery.user_id, "item_id": item_id,
+        quiet: set[str] = set()
+
+        def add(user_id: str, item_id: str, payload: str, urgency: str, topic: str | None) -> None:
+            for subscription_id in subscriptions.get(user_id, ()):
+                rows.append({"subscription_id": subscription_id, "user_id": user_id, "item_id": item_id,
                              "payload": payload, "urgency": urgency, "topic": topic, "attempts": 0,
                              "created_at": now, "expires_at": expires, "next_attempt_at": now})
+
+        for delivery in offline:
+            if delivery.user_id not in subscriptions:
+                continue
+            # Deliveries of one fresh notification share one payload object: build its message once.
+            key = id(delivery.payload)
+            if key not in messages:
+                item = _decode(delivery.payload)
+                group_key = item.get("groupKey")
+                messages[key] = None if item.get("quiet") else (
+                    push_message(item, self.settings.push_icon_url).decode(), URGENCY[item["priority"]],
+                    topic_for(group_key) if group_key else None, item["id"])
+            built = messages[key]
+            if built is None:
+                quiet.add(delivery.user_id)
+                continue
+            payload, urgency, topic, item_id = built
+            add(delivery.user_id, item_id, payload, urgency, topic)
+        digests = 0
+        if quiet:
+            users = sorted(quiet)
+            waits = await self.limiter.hit_many(DIGEST_LIMIT, users)
+            due = [user for user, wait in zip(users, waits) if wait <= 0]
+            before = len(rows)
+            for user_id, unread in (await self._unread_counts(due)).items():
+                if unread:  # read meanwhile: nothing to announce
+                    add(user_id, DIGEST_ITEM, digest_message(unread, self.settings.push_icon_url, now).decode(),
+                        "normal", topic_for(DIGEST_TAG))
+            digests = len(rows) - before
         if not rows:
             return 0
         async with self.db.write() as conn:
             for start in range(0, len(rows), CHUNK):
                 await conn.execute(push_jobs.insert(), rows[start:start + CHUNK])
         self.metrics.push_enqueued.inc(len(rows))
+        if digests:
+            self.metrics.push_digests.inc(digests)
         self.sender.wake()
         return len(rows)
+
+    async def _unread_counts(self, user_ids: list[str]) -> dict[str, int]:
+        counts = dict.fromkeys(user_ids, 0)
+        async with self.db.read() as conn:
+            for start in range(0, len(user_ids), CHUNK):
+                rows = await conn.execute(
+                    select(inbox_items.c.user_id, func.count()).where(
+                        inbox_items.c.user_id.in_(user_ids[start:start + CHUNK]), inbox_items.c.read.is_(False))
+                    .group_by(inbox_items.c.user_id))
+                counts.update(rows.tuples().all())
+        return counts
 
     async def _subscriptions_of(self, user_ids: list[str]) -> dict[str, list[str]]:
         # A read first: most publishes reach nobody with a subscription, and SQLite has one writer.

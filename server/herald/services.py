@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from herald.admin_services import AdminServices
+from herald.admission import Admission
 from herald.audience import Audience
 from herald.db import Database
 from herald.fanout import Fanout, InProcessFanout
@@ -15,6 +16,7 @@ from herald.inbox import Inbox
 from herald.metrics import Metrics
 from herald.publish import Publisher
 from herald.push import PushService
+from herald.ratelimit import Limit, RateLimiter, build_limiter
 from herald.settings import Settings
 from herald.tokens import TokenSigner
 from herald.wire import now_ms
@@ -35,6 +37,8 @@ class Services:
     gateway: Gateway
     push: PushService
     admin: AdminServices
+    limiter: RateLimiter
+    admission: Admission
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -42,17 +46,23 @@ class Services:
         db = Database(settings.effective_database_url)
         fanout = _fanout(settings)
         metrics = Metrics()
+        limiter = build_limiter(settings.redis_url, metrics)
         inbox = Inbox(db, settings.group_window_seconds)
         audience = Audience(db)
-        publisher = Publisher(db, inbox, audience, fanout, metrics, settings.idempotency_seconds)
+        publisher = Publisher(
+            db, inbox, audience, fanout, metrics, settings.idempotency_seconds, limiter=limiter,
+            publish_limit=Limit("publish", settings.publish_rate_per_second, settings.publish_burst),
+            recipient_limit=Limit("recipient_live", settings.recipient_live_per_minute / 60,
+                                  settings.recipient_live_per_minute))
         # Pushes go to users the fan-out cannot reach; the publisher hands them over after each commit.
-        publisher.push = push = PushService(settings, db, fanout, metrics)
+        publisher.push = push = PushService(settings, db, fanout, metrics, limiter=limiter)
         admin = AdminServices(db, fanout, metrics)
         publisher.delivery_log = admin.deliveries
         return cls(
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience,
-            publisher=publisher, push=push, admin=admin,
+            publisher=publisher, push=push, admin=admin, limiter=limiter,
+            admission=Admission(settings, limiter, metrics),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
                             retry_milliseconds=settings.retry_milliseconds,
                             queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds),
@@ -73,6 +83,7 @@ class Services:
         await self.admin.stop()
         await self.push.stop()
         await self.fanout.stop()
+        await self.limiter.close()
         await self.db.close()
         self.metrics.close()
 

@@ -124,6 +124,7 @@ async def test_metrics_of_two_workers_sum_the_deliveries_of_both(two_workers: He
         for _ in range(6):
             assert metric(two_workers, "herald_deliveries_total", '{transport="sse"}') == len(streams)
             assert metric(two_workers, "herald_connections", '{transport="sse"}') == len(streams)
+            assert metric(two_workers, "herald_connects_total", '{transport="sse"}') == len(streams)
     deadline = time.monotonic() + 10
     while metric(two_workers, "herald_connections", '{transport="sse"}') != 0:
         assert time.monotonic() < deadline, "closed connections still counted"
@@ -152,4 +153,21 @@ def test_database_failures_are_counted(fresh_server: HeraldServer) -> None:
     finally:
         process.kill()
         process.wait()
+
+
+async def test_redis_failures_are_counted_and_publishing_goes_on(tmp_path: Path, user_id: str) -> None:
+    redis = RedisServer().start()
+    herald = HeraldServer(tmp_path / "herald", HERALD_REDIS_URL=redis.url).start()
+    try:
+        redis.stop()
+        answer = httpx.post(herald.url + "/api/publish", headers=herald.headers(), timeout=30,
+                            json={"to": {"users": [user_id]}, "type": "t", "title": "kept"})
+        assert answer.status_code == 202
+        assert httpx.get(herald.url + "/readyz", timeout=20).status_code == 503
+        assert metric(herald, "herald_redis_errors_total", '{operation="ratelimit"}') >= 1
+        assert metric(herald, "herald_redis_errors_total", '{operation="publish"}') == 1
+        assert metric(herald, "herald_redis_errors_total", '{operation="readiness"}') == 1
+    finally:
+        herald.stop()
+        redis.stop()
 

@@ -15,6 +15,7 @@ import { Toasts } from './toasts.js';
 const STATUS = { connected: 'Live', reconnecting: 'Reconnecting…', disconnected: 'Offline', connecting: 'Connecting…' };
 const ICON = 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6v-5a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z';
 const EVENTS = ['change', 'notification', 'read', 'status', 'signedout'];
+const DIGEST = 'herald:digest';
 
 // Static markup only: notification values are set later, as text.
 const TEMPLATE = `<style>${CSS}</style>
@@ -53,6 +54,10 @@ export class HeraldBell extends HTMLElement {
   #toasts;
   #list;
   #system = new SystemNotifier((item) => this.#open(item));
+  /** Quiet items (the server's per-user live limit) not yet in the digest toast, and those in it. */
+  #quiet = 0;
+  #digested = 0;
+  #digestTimer = 0;
 
   constructor() {
     super();
@@ -78,6 +83,7 @@ export class HeraldBell extends HTMLElement {
     on('status', () => this.#schedule());
     on('notification', ({ item, alert }) => {
       if (!alert || item.read) return;
+      if (item.quiet) return this.#digest();
       this.#toasts.show(item);
       this.#system.show(item);
     });
@@ -180,6 +186,19 @@ export class HeraldBell extends HTMLElement {
     this.#toasts.dismiss(item.id);
     // A click on a real link navigates by itself.
     if (url && !(event?.target instanceof Element && event.target.closest('a'))) location.assign(url);
+  }
+
+  /** One toast counts the quiet items, updated in place at most every half second. */
+  #digest() {
+    this.#quiet++;
+    this.#digestTimer ||= setTimeout(() => {
+      this.#digestTimer = 0;
+      if (!this.#toasts.has(DIGEST)) this.#digested = 0;
+      const n = (this.#digested += this.#quiet);
+      this.#quiet = 0;
+      this.#toasts.show(/** @type {Item} */ ({ id: DIGEST, title: `${n} new notification${n > 1 ? 's' : ''}`, body: '',
+        priority: 'medium', groupCount: 1, url: null }));
+    }, 500);
   }
 
   #schedule() {

@@ -41,6 +41,11 @@ export class Toasts {
     }
   }
 
+  /** Shown or waiting. @param {string} id */
+  has(id) {
+    return this.#shown.has(id) || this.#queue.some((entry) => entry.item.id === id);
+  }
+
   /** @param {string} id */
   dismiss(id) {
     this.#queue = this.#queue.filter((entry) => entry.item.id !== id);
