@@ -149,6 +149,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     recipient_live_per_minute: int = 30
     """New notifications per minute one user gets as toasts and pushes; beyond, they arrive quiet and one digest
     ("12 new notifications") stands for them. Every one is still in the inbox. 0: no limit."""
+
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per line (for log shippers); ``text``: readable lines for development."""
+
+    access_log: bool = True
+    """Log one line per HTTP request (method, path, status, request id)."""
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
