@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -171,3 +173,24 @@ async def test_redis_failures_are_counted_and_publishing_goes_on(tmp_path: Path,
         herald.stop()
         redis.stop()
 
+
+def test_the_grafana_dashboard_queries_only_metrics_herald_exposes() -> None:
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    metrics = Metrics()
+    stats = Stats()
+    stats.delivered += 1
+    stats.observe(time.time())
+    metrics.watch_gateway({"sse": stats})
+    metrics.sync()
+    for family in (metrics.connections, metrics.connects, metrics.reconnects, metrics.overflows, metrics.publishes,
+                   metrics.rate_limited, metrics.acks, metrics.push_sent, metrics.database_errors, metrics.redis_errors):
+        family.labels("x")  # a labelled family shows its samples once it has a child
+    exposed = {sample.name for family in metrics.registry.collect() for sample in family.samples}
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\bherald_[a-z_]+", target["expr"])}
+    assert len(dashboard["panels"]) >= 10
+    assert queried and queried <= exposed, sorted(queried - exposed)
+    titles = " ".join(panel["title"] for panel in dashboard["panels"]).lower()
+    for topic in ("connections", "reconnects", "deliveries", "latency", "queue depth", "lag", "push", "publishes",
+                  "refusals", "redis"):
+        assert topic in titles, topic
