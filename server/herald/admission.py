@@ -24,7 +24,7 @@ import ipaddress
 import math
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from litestar import WebSocket
 from litestar.connection import ASGIConnection
@@ -35,6 +35,10 @@ from herald.errors import too_many_requests
 from herald.ratelimit import Limit, RateLimiter
 from herald.settings import Settings
 
+if TYPE_CHECKING:
+    from herald.metrics import Metrics
+
+
 @dataclass(frozen=True)
 class Refusal:
     reason: str  # connect_address | connect_node: the metrics label
@@ -42,7 +46,7 @@ class Refusal:
 
 
 class Admission:
-    def __init__(self, settings: Settings, limiter: RateLimiter, metrics: Any) -> None:
+    def __init__(self, settings: Settings, limiter: RateLimiter, metrics: Metrics) -> None:
         self.limiter = limiter
         self.metrics = metrics
         self.per_address = Limit("connect_address", settings.connect_address_rate_per_second,

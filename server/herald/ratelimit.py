@@ -116,8 +116,8 @@ class MemoryRateLimiter(RateLimiter):
 
 
 # KEYS: the buckets. ARGV: tokens per millisecond, burst. Returns the wait in seconds per key.
-# Time is Redis's (TIME), so nodes with skewed clocks share buckets correctly. State is
-# a hash {t: tokens, at: milliseconds}, expiring once the bucket would be full again.
+# Time is Redis's (TIME), so nodes with skewed clocks share buckets correctly. A bucket is one
+# string "<tokens> <milliseconds>" (two commands per key), expiring once it would be full again.
 _SCRIPT = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -125,10 +125,12 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 local waits = {}
 for i, key in ipairs(KEYS) do
-  local state = redis.call('HMGET', key, 't', 'at')
+  local state = redis.call('GET', key)
   local tokens = burst
-  if state[1] then
-    tokens = math.min(burst, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) * rate)
+  if state then
+    local space = string.find(state, ' ', 1, true)
+    local before = tonumber(string.sub(state, space + 1))
+    tokens = math.min(burst, tonumber(string.sub(state, 1, space - 1)) + math.max(0, now - before) * rate)
   end
   local wait = 0
   if tokens >= 1 then
@@ -136,8 +138,7 @@ for i, key in ipairs(KEYS) do
   else
     wait = (1 - tokens) / rate / 1000
   end
-  redis.call('HSET', key, 't', string.format('%.6f', tokens), 'at', string.format('%.3f', now))
-  redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate) + 1000)
+  redis.call('SET', key, string.format('%.6f %.3f', tokens, now), 'PX', math.ceil((burst - tokens) / rate) + 1000)
   waits[i] = string.format('%.6f', wait)
 end
 return waits
