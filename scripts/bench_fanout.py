@@ -121,7 +121,12 @@ def herald_server(logs: Path, database: str, postgres_admin_url: str, redis: boo
         database_url = postgres_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
     env = {**os.environ, "HERALD_DATA_DIR": str(data_dir), "HERALD_API_KEYS": api_key,
            "HERALD_SECRET": secret, "HERALD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
-           "HERALD_REDIS_URL": REDIS_URL if redis else ""}
+           "HERALD_REDIS_URL": REDIS_URL if redis else "",
+           # The load comes from a few local addresses at a rate no real client has: the protective
+           # limits (docs/operations.md#rate-limits) would refuse it, so they are off; so is the access log.
+           "HERALD_PUBLISH_RATE_PER_SECOND": "0", "HERALD_CONNECT_RATE_PER_SECOND": "0",
+           "HERALD_CONNECT_ADDRESS_RATE_PER_SECOND": "0", "HERALD_RECIPIENT_LIVE_PER_MINUTE": "0",
+           "HERALD_ACCESS_LOG": "false"}
     server = Server("herald", [sys.executable, "-m", "herald.cli", "serve", "--workers", str(workers), "--port", str(port)],
                     logs / f"herald-{port}.log", env=env, ready_path="/readyz", api_key=api_key)
     server.secret = secret

@@ -99,7 +99,7 @@ def cards(sampler: MetricsSampler, now: Sample) -> list[Card]:
                    "Web Push delivered and failed per minute", "/min"),
              [("s1", "delivered"), ("s3", "failed")]),
         Card("Rate-limited requests", _number(limited, "/min") if now.rate_limited is not None else "not measured yet",
-             "requests answered 429" if now.rate_limited is not None else "Herald has no rate limiter yet.",
+             "requests answered 429" if now.rate_limited is not None else "No request refused by a rate limit yet.",
              chart([("s3", sampler.per_minute("rate_limited"))], "Rate-limited requests per minute", "/min")
              if now.rate_limited is not None else Markup(""),
              [("s3", "rate-limited")] if now.rate_limited is not None else []),

@@ -6,8 +6,8 @@ and percentiles over time without a Prometheus server. Nothing here counts
 on its own: a number the registry does not have (a latency histogram, a
 rate-limit counter) is reported as ``None``, "not measured yet".
 
-With ``--workers N`` each worker samples its own registry, as ``/metrics``
-shows the worker that answered.
+With ``--workers N`` the registry sums every worker (metrics.py), as
+``/metrics`` does; each worker keeps its own ring of those samples.
 """
 from __future__ import annotations
 

@@ -174,9 +174,13 @@ class SendController(Controller):
                           target=describe_target(to))
         try:
             sent = await s.publisher.publish(compose.request, f"admin:{admin}")
-        except HeraldError as exc:  # the group was deleted since the form was checked
+        except HeraldError as exc:  # the group was deleted since the form was checked, or sending too fast
             _attach(compose, exc)
-            return await self._form(request, compose, errors=compose.errors)
+            page = await self._form(request, compose, errors=compose.errors)
+            if exc.code == "rate_limited":  # the form stays filled in: send it again in a moment
+                page.status_code = exc.status
+                page.headers.update(exc.headers)
+            return page
         await record(s.db, admin, "send", describe_target(to), {
             "notificationId": sent.id, "title": compose.request.title, "recipients": sent.recipients,
             "target": msgspec.structs.asdict(to), "priority": compose.request.priority})

@@ -8,6 +8,7 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import Parameter
 
 from herald.api_producer import json_body
+from herald.admission import admit_stream
 from herald.auth import services, subscriber_dependency
 from herald.errors import invalid_cursor, invalid_request, not_found
 from herald.fanout import BusEvent
@@ -46,7 +47,7 @@ class InboxController(Controller):
     dependencies = subscriber_dependency
     tags = ["subscriber"]
 
-    @get("/stream", media_type="text/event-stream")
+    @get("/stream", media_type="text/event-stream", guards=[admit_stream])
     async def stream(
         self,
         request: Request,
@@ -69,7 +70,7 @@ class InboxController(Controller):
 
         return SSEStream(open_stream)
 
-    @get("/poll", media_type=MediaType.JSON)
+    @get("/poll", media_type=MediaType.JSON, guards=[admit_stream], opt={"transport": "poll"})
     async def long_poll(
         self,
         request: Request,

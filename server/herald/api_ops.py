@@ -27,6 +27,9 @@ async def readyz(request: Request) -> Response[dict[str, str]]:
         try:
             await check()
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            errors = s.metrics.database_errors if name == "database" else s.metrics.redis_errors
+            if name == "database" or s.settings.redis_url:
+                errors.labels("readiness").inc()
             log.warning("readiness: %s unavailable: %s", name, exc)
             return error_response("unavailable", 503, f"The {name} is unreachable.", {"Retry-After": "5"})
     return Response({"status": "ok"})

@@ -10,7 +10,8 @@ Protocol (documented in docs/transports.md):
   ``ack`` (``ids`` delivered: stored as receipts, see receipts.py), ``subscribe`` / ``unsubscribe``
   (``channels``: live channels, also accepted in ``resume``); server: ``channel``
   (``event``) for each live event.
-- close codes: 4000-4099 mean "reconnect" (with backoff), 4400-4499 mean
+- close codes: 4000-4099 mean "reconnect" (with backoff; 4029: too many new
+  connections, the reason says after how many seconds), 4400-4499 mean
   "do not reconnect" until something changes (credentials, the client's code).
 
 Transport-level liveness is uvicorn's: a ping every 30 s, dead without a pong
@@ -25,14 +26,16 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
+from herald.admission import Refusal, websocket_admission
 from herald.api_inbox import AckIds, mark_read
 from herald.auth import require_subscriber, services
+from herald.connection import Connection
 from herald.errors import HeraldError
 from herald.services import Services
-from herald.connection import Connection
 from herald.wire import MAX_CHANNELS, parse_channels, parse_cursor
 
 CLOSE_GOING_AWAY = 4000  # reconnect: the server is restarting
+CLOSE_RATE_LIMITED = 4029  # reconnect later: too many new connections (HTTP's 429); the reason says when
 CLOSE_PROTOCOL = 4400  # do not reconnect: the client sent something this protocol does not allow
 CLOSE_UNAUTHORIZED = 4401  # do not reconnect: sign in again first
 CLOSE_TOO_MANY = 4429  # do not reconnect: the user opened more connections than allowed; this, the oldest, ends
@@ -135,11 +138,14 @@ WS_ENCODER = WSEncoder()
 _decode = msgspec.json.Decoder(Resume | Read | ReadAll | Ping | Ack | Subscribe | Unsubscribe).decode
 
 
-@websocket("/api/notifications/ws")
-async def notifications_ws(socket: WebSocket) -> None:
+@websocket("/api/notifications/ws", dependencies=websocket_admission)
+async def notifications_ws(socket: WebSocket, refusal: Refusal | None) -> None:
     """The notification stream over WebSocket (see the module docstring for the protocol)."""
     s = services(socket)  # type: ignore[arg-type]
     await socket.accept()
+    if refusal is not None:
+        await socket.close(CLOSE_RATE_LIMITED, f"rate limited; retry after {refusal.retry_after_seconds} s")
+        return
     try:
         user_id = await require_subscriber(socket)
     except HeraldError:
@@ -157,6 +163,7 @@ async def notifications_ws(socket: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
+    s.admission.opened("websocket", resume is not None)
     sink = WebSocketSink(socket)
     conn = await s.gateway.open(user_id, resume, WS_ENCODER, sink, "websocket", channels)
     if conn is not None:

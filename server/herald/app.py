@@ -21,6 +21,7 @@ from herald.api_producer import ProducerController
 from herald.api_push import PushController
 from herald.api_session import SessionController
 from herald.errors import EXCEPTION_HANDLERS
+from herald.logs import REQUEST_ID_HEADER, RequestIdMiddleware, litestar_logging
 from herald.services import Services
 from herald.sse import RAW_SEND
 from herald.settings import Settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> Litestar:
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        logging_config=litestar_logging(settings),
         request_max_body_size=settings.max_body_bytes,
         # Static files and JSON go out gzipped; the SSE stream must not (a proxy or browser
         # would buffer a compressed stream, and its fast path writes plain chunks).
@@ -65,21 +67,27 @@ def create_app(settings: Settings) -> Litestar:
         # Same-origin by default: the browser client is served by Herald itself.
         cors_config=None if not settings.cors_origins else CORSConfig(
             allow_origins=list(settings.cors_origins), allow_credentials=True,
-            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"]),
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", REQUEST_ID_HEADER],
+            expose_headers=["Retry-After", REQUEST_ID_HEADER]),
         debug=False,
     )
 
 
 class HeraldApp(Litestar):
-    """Litestar, plus the server's own ``send`` kept in the scope for the SSE fast path (see sse.py).
+    """Litestar, plus the server's own ``send`` kept in the scope for the SSE fast path (see sse.py),
+    and the request id (logs.py) around everything, routed or not.
 
     Litestar's middleware wraps ``send``; the stream needs the server's to reach its transport.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._outer = RequestIdMiddleware(super().__call__)
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             scope[RAW_SEND] = send
-        await super().__call__(scope, receive, send)
+        await self._outer(scope, receive, send)
 
 
 def app_from_environment() -> Litestar:

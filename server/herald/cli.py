@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from logging.config import dictConfig
 
 from herald.settings import Settings, SettingsError, load_settings
 
@@ -48,7 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"herald: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        from herald.logs import uvicorn_log_config
+
+        # Before anything logs (the migration's imports do): every line in the configured format.
+        dictConfig(uvicorn_log_config(settings))
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(settings, args.workers)
     if args.command == "migrate":
@@ -77,20 +84,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, workers: int) -> int:
+    import ipaddress
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
     from herald.db import migrate
+    from herald.logs import uvicorn_log_config
+    from herald.metrics import MULTIPROC_ENV
 
     if workers > 1 and not settings.redis_url:
         print("herald: --workers above 1 needs HERALD_REDIS_URL: in-process fan-out serves one process", file=sys.stderr)
         return 2
+    log_config = uvicorn_log_config(settings)
     if settings.migrate_on_start:
         migrate(settings.effective_database_url)
     if not settings.is_production:
-        print(f"Herald (development) on http://{settings.host}:{settings.port}/  demo page at /", flush=True)
-        print(f"Development API key: {settings.api_keys[0]}", flush=True)
+        logging.getLogger("herald").info("Herald (development) on http://%s:%d/  demo page at /",
+                                         settings.host, settings.port)
+        if not os.environ.get("HERALD_API_KEYS"):  # generated here: say it (once, on the terminal, not the log)
+            print(f"Development API key: {settings.api_keys[0]}", flush=True)
+    metrics_dir = None
+    if workers > 1:
+        # Each worker writes its metrics to files here and /metrics sums them (metrics.py). A fresh
+        # private directory: files left by an earlier run would be summed in as well.
+        metrics_dir = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="herald-metrics-")
     # Workers are fresh processes that build their settings from the environment:
     # hand them what the flags and the development defaults decided here.
     os.environ.update({
@@ -98,12 +118,20 @@ def _serve(settings: Settings, workers: int) -> int:
         "HERALD_API_KEYS": ",".join(settings.api_keys), "HERALD_DATABASE_URL": settings.database_url,
         "HERALD_REDIS_URL": settings.redis_url, "HERALD_MIGRATE_ON_START": "false",
     })
-    uvicorn.run(
-        "herald.app:app_from_environment", factory=True, host=settings.host, port=settings.port, workers=workers,
-        loop="uvloop", http="httptools", log_level="info", access_log=False, timeout_graceful_shutdown=3,
-        # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s.
-        ws_ping_interval=30, ws_ping_timeout=10,
-    )
+    try:
+        uvicorn.run(
+            "herald.app:app_from_environment", factory=True, host=settings.host, port=settings.port, workers=workers,
+            loop="uvloop", http="httptools", log_config=log_config, access_log=settings.access_log,
+            # X-Forwarded-For/-Proto from these peers only (uvicorn's default would trust 127.0.0.1):
+            # the client address is what the per-address connection limit buckets by.
+            forwarded_allow_ips=[str(ipaddress.ip_network(p, strict=False)) for p in settings.trusted_proxies],
+            timeout_graceful_shutdown=3,
+            # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s.
+            ws_ping_interval=30, ws_ping_timeout=10,
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

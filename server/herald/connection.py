@@ -199,6 +199,13 @@ class Connection:
         """Frames wait in the queue (notifications, read changes, live events)."""
         return bool(self._heap) or bool(self._live)
 
+    def backlog(self) -> tuple[int, float]:
+        """(events waiting, when the oldest live one among them was published; 0: none is live)."""
+        live = self._live or ()
+        sent = [event.sent_at for _, _, event in self._heap if event.sent_at]
+        sent += [event.sent_at for event in live if event.sent_at]
+        return len(self._heap) + len(live), min(sent, default=0.0)
+
     def _write_now(self, sink: Sink, data: bytes) -> bool:
         """The fast path's write: at once if the rate allows it and the sink takes it."""
         now = time.monotonic()

@@ -25,7 +25,11 @@ _PG_TYPES = {String: "text", Text: "text", BigInteger: "bigint", Integer: "integ
 
 
 class Database:
-    """Owns the engine; ``write()`` opens a transaction for changes, ``read()`` one for queries."""
+    """Owns the engine; ``write()`` opens a transaction for changes, ``read()`` one for queries.
+
+    ``hide_parameters``: bound values (tokens' user ids, admin sessions, payloads) never
+    reach exception text, and so never a log line.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -36,10 +40,11 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             # WAL lets readers run beside the writer: a bigger pool serves bursts of stream opens.
             self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20,
-                                                           max_overflow=20, pool_timeout=30)
+                                                           max_overflow=20, pool_timeout=30, hide_parameters=True)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
+            self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10,
+                                              hide_parameters=True)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     def insert(self, table: Any) -> Any:

@@ -114,7 +114,10 @@ def _is_decode_error(detail: str) -> bool:
     return detail.startswith(("JSON is malformed", "Input data was truncated", "Invalid JSON"))
 
 
-def _database(_: Request, exc: Exception) -> Response[Any]:
+def _database(request: Request, exc: Exception) -> Response[Any]:
+    services = getattr(request.app.state, "services", None)
+    if services is not None:
+        services.metrics.database_errors.labels("request").inc()
     log.warning("database unavailable: %s", exc)
     return error_response("unavailable", 503, "The database is unavailable; try again shortly.", {"Retry-After": "5"})
 

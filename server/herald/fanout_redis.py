@@ -43,6 +43,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from herald.fanout import BusEvent, Fanout, Listener
+from herald.metrics import Metrics
 
 log = logging.getLogger("herald.fanout")
 
@@ -84,10 +85,11 @@ def decode_batch(data: bytes) -> list[BusEvent]:
 
 
 class RedisFanout(Fanout):
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+    def __init__(self, url: str, channel: str = CHANNEL, metrics: Metrics | None = None) -> None:
         super().__init__()
         self.url = url
         self.channel = channel
+        self.metrics = metrics
         # Two quick retries: a pooled connection from before a Redis restart fails once, then reconnects.
         self.redis = redis.Redis.from_url(
             url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=15,
@@ -147,6 +149,7 @@ class RedisFanout(Fanout):
                 answers = await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("presence unavailable (%s): answering for this node only", exc)
+            self._count_error("presence")
             return found
         for flags in answers:
             found.update(user for user, here in zip(others, flags) if here)
@@ -180,7 +183,12 @@ class RedisFanout(Fanout):
                     await pipe.execute()
                 self._presence_rewrite = False
             except (RedisError, OSError):
+                self._count_error("presence")
                 self._presence_rewrite = True  # Redis may have lost everything: write the whole set next time
+
+    def _count_error(self, operation: str) -> None:
+        if self.metrics is not None:
+            self.metrics.redis_errors.labels(operation).inc()
 
     async def ping(self) -> None:
         await self.redis.ping()
@@ -211,6 +219,7 @@ class RedisFanout(Fanout):
             except (RedisError, OSError) as exc:
                 if self.connected.is_set():
                     log.warning("Redis fan-out lost: %s", exc)
+                self._count_error("subscribe")
                 self.connected.clear()
                 first = False
             finally:

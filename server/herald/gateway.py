@@ -280,9 +280,15 @@ class Gateway:
             self.sweep(time.monotonic())
 
     def sweep(self, now: float) -> None:
-        """Heartbeats for streams silent for about ``heartbeat_seconds``."""
+        """Heartbeats for streams silent for about ``heartbeat_seconds``; the fan-out backlog for the metrics."""
         silent_since = now - (self.heartbeat_seconds - self.sweep_seconds)
+        depth, oldest = 0, 0.0
         for conn in self._open:
+            if conn.waiting():
+                waiting, sent_at = conn.backlog()
+                depth += waiting
+                if sent_at and (not oldest or sent_at < oldest):
+                    oldest = sent_at
             if conn.last_write > silent_since or conn.pumping or conn.sink is None:
                 continue
             if conn.sink.write(conn.encoder.heartbeat()):  # type: ignore[union-attr]
@@ -290,6 +296,7 @@ class Gateway:
             else:
                 conn.heartbeat_due = True
                 self._kick(conn)
+        self.metrics.set_fanout_backlog(depth, time.time() - oldest if oldest else 0.0)
 
 
 class StartLoader:

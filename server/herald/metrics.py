@@ -1,38 +1,85 @@
-"""Prometheus metrics, one registry per app (no module-level state)."""
+"""Prometheus metrics, one set per app (no module-level state), aggregated across ``--workers``.
+
+Names follow the Prometheus conventions: a ``herald_`` prefix, base units in
+the name (``_seconds``), ``_total`` on counters (added by the client), and
+labels for dimensions with few values (``transport``, ``reason``, ``outcome``,
+``operation``). docs/operations.md lists them all.
+
+Several workers: ``herald serve --workers N`` points ``PROMETHEUS_MULTIPROC_DIR``
+at a fresh private directory before the workers start. prometheus_client then
+keeps every value in a file per process there, and ``render`` sums the files
+of all workers (``MultiProcessCollector``), so whichever worker answers a
+scrape answers for the whole server. Gauges say how they combine
+(``multiprocess_mode``): connections add up over live workers, the fan-out lag
+is the worst live worker's.
+
+The gateway counts frames and latencies in plain ints (``gateway.Stats``),
+because a prometheus_client call per frame costs too much on the hot path.
+``sync`` moves what those counts gained since the last call into real
+counters and histograms, once a second (``sync_forever``) and before each
+render; a custom collector would be simpler but is not aggregated in
+multiprocess mode.
+"""
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+import asyncio
+import glob
+import os
+from typing import Any, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+SYNC_SECONDS = 1.0
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
+        from herald.gateway import LATENCY_BOUNDS  # the gateway counts into these buckets (imports this module)
+
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
+        # The metric objects live here; in multiprocess mode their values are also in the shared files.
+        self._own = CollectorRegistry(auto_describe=True)
+        r = self._own
         self.connections = Gauge(
-            "herald_connections", "Open subscriber connections", ["transport"], registry=r
-        )
+            "herald_connections", "Open subscriber connections", ["transport"], registry=r,
+            multiprocess_mode="livesum")
+        self.connects = Counter(
+            "herald_connects", "Subscriber connections admitted by the connection rate limits (long polling: "
+            "each poll)", ["transport"], registry=r)
+        self.reconnects = Counter(
+            "herald_reconnects", "Connections admitted that resume from a cursor (a subset of herald_connects)",
+            ["transport"], registry=r)
+        self.deliveries = Counter(
+            "herald_deliveries", "Frames written to subscriber connections", ["transport"], registry=r)
+        self.overflows = Counter(
+            "herald_connection_overflows", "Slow-consumer queue overflows dropped to a resume from the inbox",
+            ["transport"], registry=r)
+        self.live_dropped = Counter(
+            "herald_live_events_dropped", "Live-channel events dropped for connections too slow to take them",
+            ["transport"], registry=r)
+        self.delivery_latency = Histogram(
+            "herald_delivery_latency_seconds", "Publish accepted to frame written, per live delivery",
+            ["transport"], buckets=LATENCY_BOUNDS, registry=r)
         self.publishes = Counter(
-            "herald_publishes", "Accepted publish requests", ["target"], registry=r
-        )
+            "herald_publishes", "Accepted publish requests", ["target"], registry=r)
+        self.rate_limited = Counter(
+            "herald_rate_limited", "Requests refused with 429 by a rate limit: publish (per API key), "
+            "connect_node, connect_address", ["reason"], registry=r)
+        self.quiet_deliveries = Counter(
+            "herald_quiet_deliveries", "Live deliveries sent quiet (no toast, no push of their own) because "
+            "their recipient was over HERALD_RECIPIENT_LIVE_PER_MINUTE", registry=r)
         self.inbox_writes = Counter(
-            "herald_inbox_writes", "Inbox items created or updated by publishing", registry=r
-        )
+            "herald_inbox_writes", "Inbox items created or updated by publishing", registry=r)
         self.idempotent_replays = Counter(
-            "herald_idempotent_replays", "Publishes answered from an earlier idempotency key", registry=r
-        )
+            "herald_idempotent_replays", "Publishes answered from an earlier idempotency key", registry=r)
         self.resets = Counter(
-            "herald_stream_resets", "Streams told to reload because their cursor is older than retention", registry=r
-        )
+            "herald_stream_resets", "Streams told to reload because their cursor is older than retention", registry=r)
         self.pruned = Counter(
-            "herald_pruned_items", "Inbox items deleted by retention", registry=r
-        )
+            "herald_pruned_items", "Inbox items deleted by retention", registry=r)
         self.acks = Counter(
-            "herald_delivery_acks", "Items clients confirmed as delivered", ["transport"], registry=r
-        )
+            "herald_delivery_acks", "Items clients confirmed as delivered", ["transport"], registry=r)
         self.publish_seconds = Histogram(
             "herald_publish_duration_seconds", "Time to validate, persist and fan out one publish",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r,
@@ -43,47 +90,101 @@ class Metrics:
         self.push_held = Counter(
             "herald_push_held", "Web Push messages held for a delivered receipt (users online at publish)", registry=r
         )
+        self.push_digests = Counter(
+            "herald_push_digests", "Digest pushes queued (\"N new notifications\", one per subscription) for "
+            "offline users over the per-recipient limit", registry=r)
         self.push_sent = Counter(
             "herald_push_sent", "Web Push attempts by outcome: delivered, retry, gone, rejected, refused, expired, "
             "gave_up, read, acked", ["outcome"], registry=r
         )
+        self.database_errors = Counter(
+            "herald_database_errors", "Database failures by operation: request (answered 503), readiness, prune",
+            ["operation"], registry=r)
+        self.redis_errors = Counter(
+            "herald_redis_errors", "Redis failures by operation: publish (fan-out), subscribe, presence, ratelimit, readiness",
+            ["operation"], registry=r)
+        # For the gateway's fan-out (set by it): events waiting to be written, and how old the oldest is.
+        self.fanout_queue_depth = Gauge(
+            "herald_fanout_queue_depth", "Events waiting in fan-out queues to be written to connections",
+            registry=r, multiprocess_mode="livesum")
+        self.fanout_lag = Gauge(
+            "herald_fanout_lag_seconds", "Age of the oldest event waiting in a fan-out queue (0 when none waits)",
+            registry=r, multiprocess_mode="livemax")
+        self._gateway: Mapping[str, Any] = {}
+        self._synced: dict[str, tuple[int, int, int, list[int], float]] = {}
+        self.registry = self._own
+        if self.multiprocess_dir:
+            # What the scrape and the admin dashboard read: every worker's files, summed.
+            self.registry = CollectorRegistry()
+            MultiProcessCollector(self.registry, path=self.multiprocess_dir)
+
+    def set_fanout_backlog(self, queued_events: int, oldest_age_seconds: float) -> None:
+        """For the gateway: the fan-out backlog now (call it periodically, or whenever it changes)."""
+        self.fanout_queue_depth.set(queued_events)
+        self.fanout_lag.set(oldest_age_seconds if queued_events else 0.0)
 
     def watch_gateway(self, stats: Mapping[str, Any]) -> None:
-        """Expose the gateway's per-transport counts (plain ints on the hot path) as counters."""
-        self.registry.register(_GatewayCollector(stats))
+        """The gateway's ``Stats`` per transport (plain ints on the hot path); ``sync`` reads them."""
+        self._gateway = stats
+
+    def sync(self) -> None:
+        """Add what the gateway's counts gained since the last call to the real counters and histogram."""
+        for transport, stats in list(self._gateway.items()):
+            delivered, overflows, live_dropped = stats.delivered, stats.overflows, stats.live_dropped
+            counts, total = list(stats.latency_counts), stats.latency_sum
+            before = self._synced.get(transport, (0, 0, 0, [0] * len(counts), 0.0))
+            self._synced[transport] = (delivered, overflows, live_dropped, counts, total)
+            for counter, now, then in ((self.deliveries, delivered, before[0]), (self.overflows, overflows, before[1]),
+                                       (self.live_dropped, live_dropped, before[2])):
+                if now > then:
+                    counter.labels(transport).inc(now - then)
+            gained = [now - then for now, then in zip(counts, before[3])]
+            if any(gained):
+                _observe_counts(self.delivery_latency.labels(transport), gained, total - before[4])
+
+    async def sync_forever(self) -> None:
+        while True:
+            self.sync()
+            await asyncio.sleep(SYNC_SECONDS)
 
     def render(self) -> bytes:
+        self.sync()
+        if self.multiprocess_dir:
+            _forget_dead_workers(self.multiprocess_dir)
         return generate_latest(self.registry)
 
+    def close(self) -> None:
+        """This process stops serving: its live gauges leave the sums at once."""
+        if self.multiprocess_dir:
+            mark_process_dead(os.getpid(), self.multiprocess_dir)
 
-class _GatewayCollector(Collector):
-    def __init__(self, stats: Mapping[str, Any]) -> None:
-        self.stats = stats
 
-    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
-        deliveries = CounterMetricFamily("herald_deliveries", "Frames written to subscriber connections",
-                                         labels=["transport"])
-        overflows = CounterMetricFamily("herald_connection_overflows",
-                                        "Slow-consumer queue overflows dropped to a resume from the inbox",
-                                        labels=["transport"])
-        live_dropped = CounterMetricFamily("herald_live_events_dropped",
-                                           "Live-channel events dropped for connections too slow to take them",
-                                           labels=["transport"])
-        for transport, stats in sorted(self.stats.items()):
-            deliveries.add_metric([transport], stats.delivered)
-            overflows.add_metric([transport], stats.overflows)
-            live_dropped.add_metric([transport], stats.live_dropped)
-        yield deliveries
-        yield overflows
-        yield live_dropped
-        from herald.connection import LATENCY_BOUNDS
+def _observe_counts(child: Histogram, counts: list[int], total: float) -> None:
+    """Add ``counts[i]`` observations to bucket i and ``total`` to the sum.
 
-        latency = HistogramMetricFamily("herald_delivery_latency_seconds",
-                                        "Publish accepted to frame written, per live delivery", labels=["transport"])
-        for transport, stats in sorted(self.stats.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip((*LATENCY_BOUNDS, float("inf")), stats.latency_counts):
-                cumulative += count
-                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
-            latency.add_metric([transport], buckets, stats.latency_sum)
-        yield latency
+    prometheus_client has no bulk ``observe``, and replaying each observation
+    would cost what the gateway's plain counters exist to avoid. Its histogram
+    keeps one value per bucket (not cumulative) and a sum, which is what is
+    added to here; tests/unit/test_metrics.py pins this against ``observe``.
+    """
+    buckets = child._buckets  # noqa: SLF001 - see the docstring
+    for index, count in enumerate(counts):
+        if count:
+            buckets[index].inc(count)
+    child._sum.inc(total)  # noqa: SLF001
+
+
+def _forget_dead_workers(path: str) -> None:
+    """Drop the live gauges of workers that died without cleaning up (killed, crashed)."""
+    pids = set()
+    for name in glob.glob(os.path.join(path, "gauge_live*_*.db")):
+        pid = name.rsplit("_", 1)[1].removesuffix(".db")
+        if pid.isdigit():
+            pids.add(int(pid))
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid, path)
+        except PermissionError:
+            pass  # alive, someone else's

@@ -1,25 +1,40 @@
-"""Publishing: dedupe by idempotency key, expand the target, persist, then fan out.
+"""Publishing: rate-limit, dedupe by idempotency key, expand the target, persist, then fan out.
 
 Persist first: the 202 is sent only after the transaction that writes the
 notification and every inbox item has committed. Fan-out comes after, and
 failing it loses nothing (connections recover from the inbox).
+
+Two limits apply here. Per producer (API key, or admin): beyond
+``HERALD_PUBLISH_RATE_PER_SECOND`` a publish is refused with 429 before
+anything is written. Per recipient: a user who gets more than
+``HERALD_RECIPIENT_LIVE_PER_MINUTE`` new items still gets every one in the
+inbox and on every live connection, but the excess goes out ``"quiet": true``
+(the browser lists it without a toast and shows one digest toast for them;
+push.py sends one digest push instead of one push each). Only new items count:
+a group updated in place replaces its toast rather than adding one. Urgent
+items count but are never made quiet.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from herald.audience import Audience
 from herald.db import Database
-from herald.errors import unavailable
+from herald.errors import too_many_requests, unavailable
 from herald.fanout import BusEvent, Fanout
 from herald.inbox import Delivery, Inbox
 from herald.metrics import Metrics
 from herald.models import idempotency_keys, notifications
+from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, new_id, now_ms
 
 if TYPE_CHECKING:
@@ -28,10 +43,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("herald.publish")
 
+NO_LIMIT = Limit("off", 0, 0)
+QUIET_FIELD = b',"quiet":true}'
+
+
+class _Shape(msgspec.Struct, rename="camel"):
+    group_count: int = 1
+
+
+_shape = msgspec.json.Decoder(_Shape).decode
+
 
 class Publisher:
     def __init__(self, db: Database, inbox: Inbox, audience: Audience, fanout: Fanout, metrics: Metrics,
-                 idempotency_seconds: int) -> None:
+                 idempotency_seconds: int, *, limiter: RateLimiter | None = None, publish_limit: Limit = NO_LIMIT,
+                 recipient_limit: Limit = NO_LIMIT) -> None:
         self.db = db
         self.inbox = inbox
         self.audience = audience
@@ -40,8 +66,12 @@ class Publisher:
         self.idempotency_ms = idempotency_seconds * 1000
         self.push: PushService | None = None
         self.delivery_log: DeliveryLog | None = None  # the admin's live/pushed counts per notification
+        self.limiter = limiter or MemoryRateLimiter()
+        self.publish_limit = publish_limit
+        self.recipient_limit = recipient_limit
 
     async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
+        await self._check_rate(producer)
         if not request.persist:
             return await self.publish_live(request)
         with self.metrics.publish_seconds.time():
@@ -82,12 +112,29 @@ class Publisher:
         self.metrics.publishes.labels("channel").inc()
         return PublishResponse(event.id, None)
 
+    async def _check_rate(self, producer: str) -> None:
+        limit = self.publish_limit
+        if not limit.enabled:
+            return
+        wait = await self.limiter.hit(limit, producer)
+        if wait > 0:
+            self.metrics.rate_limited.labels("publish").inc()
+            raise too_many_requests(
+                f"Publishing too fast: at most {limit.rate_per_second:g} per second (bursts of {limit.burst}) "
+                "per API key. Nothing was stored; send it again after Retry-After seconds.", math.ceil(wait))
+
     async def fan_out(self, deliveries: list[Delivery], accepted: float = 0.0) -> int:
         """Offer the deliveries to live connections and queue Web Push for the rest; returns pushes queued."""
+        try:
+            deliveries = await self._quiet_excess(deliveries)
+        except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
+            log.exception("per-recipient limit failed; delivering %d items with toasts", len(deliveries))
         events = [BusEvent("notification", d.user_id, d.seq, d.rank, d.payload, accepted) for d in deliveries]
         try:
             await self.fanout.publish(events)
         except Exception as exc:  # noqa: BLE001 - the inbox has it; streams recover on resume or gap fill
+            if isinstance(exc, (RedisError, OSError)):
+                self.metrics.redis_errors.labels("publish").inc()
             log.warning("fan-out failed for %d deliveries (%s); clients will recover from the inbox", len(events), exc)
         if self.push is not None:
             try:
@@ -95,6 +142,38 @@ class Publisher:
             except Exception:  # noqa: BLE001 - the 202 stands: the inbox has every item, only the push is lost
                 log.exception("queueing Web Push failed for %d deliveries", len(deliveries))
         return 0
+
+    async def _quiet_excess(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """The deliveries, those of new items to users over the per-recipient limit re-encoded ``"quiet": true``."""
+        limit = self.recipient_limit
+        if not limit.enabled or not deliveries:
+            return deliveries
+        shapes: dict[int, bool] = {}  # fresh deliveries of one notification share one payload object
+        counted = []
+        for index, delivery in enumerate(deliveries):
+            new = shapes.get(id(delivery.payload))
+            if new is None:
+                new = shapes[id(delivery.payload)] = _shape(delivery.payload).group_count == 1
+            if new:
+                counted.append(index)
+        if not counted:
+            return deliveries
+        waits = await self.limiter.hit_many(limit, [deliveries[index].user_id for index in counted])
+        result = list(deliveries)
+        quiet: dict[int, bytes] = {}
+        for index, wait in zip(counted, waits):
+            delivery = deliveries[index]
+            if wait <= 0 or delivery.rank == PRIORITY_RANK["urgent"]:
+                continue
+            payload = quiet.get(id(delivery.payload))
+            if payload is None:
+                # The payload is one msgspec-encoded JSON object: the field goes before its closing brace.
+                payload = quiet[id(delivery.payload)] = delivery.payload[:-1] + QUIET_FIELD
+            result[index] = dataclasses.replace(delivery, payload=payload)
+        made_quiet = sum(1 for a, b in zip(deliveries, result) if a is not b)
+        if made_quiet:
+            self.metrics.quiet_deliveries.inc(made_quiet)
+        return result
 
     async def _persist(self, request: PublishRequest, producer: str) -> tuple[PublishResponse, list[Delivery]]:
         now = now_ms()

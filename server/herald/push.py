@@ -12,6 +12,12 @@ Because the queue is in the database, a push that got a row, held or not, is
 checked and retried across restarts until it is answered or runs out of
 attempts or TTL: at-least-once, bounded.
 
+Digest: a delivery that publish.py sent ``"quiet": true`` (its recipient is
+over ``HERALD_RECIPIENT_LIVE_PER_MINUTE``) gets no push of its own. Instead an
+offline user gets at most one digest push per minute, "N new notifications"
+(N unread), under one tag and RFC 8030 ``Topic``, so it replaces the previous
+digest on the device and at the push service.
+
 Limit, stated plainly: the online check and the rows come after the inbox
 commit, so a process dying in that instant loses the push, never the
 notification (it is in the inbox). "Online" is asked through
@@ -32,10 +38,11 @@ from herald.db import Database
 from herald.fanout import Fanout
 from herald.inbox import Delivery
 from herald.metrics import Metrics
-from herald.models import push_jobs, push_subscriptions
+from herald.models import inbox_items, push_jobs, push_subscriptions
 from herald.push_endpoint import check_endpoint
 from herald.push_sender import PushSender
 from herald.push_vapid import VapidKeys, b64url_decode, load_keys
+from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from herald.settings import Settings
 from herald.wire import PRIORITY_RANK, new_id, now_ms
 
@@ -48,6 +55,10 @@ PRIORITY_OF_RANK = {rank: priority for priority, rank in PRIORITY_RANK.items()}
 # services count the whole body against 4096. Keep a wide margin.
 MAX_MESSAGE_BYTES = 3000
 MAX_SUBSCRIPTIONS_PER_USER = 20
+# One digest per user per minute: the window of HERALD_RECIPIENT_LIVE_PER_MINUTE.
+DIGEST_LIMIT = Limit("digest_push", 1 / 60, 1)
+DIGEST_TAG = "herald:digest"  # the service worker's tag (groupKey) and, hashed, the push Topic
+DIGEST_ITEM = "herald:digest"  # push_jobs.item_id: matches no inbox item, so never skipped as read
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -86,6 +97,15 @@ def push_message(item: dict[str, Any], icon: str) -> bytes:
     return encoded
 
 
+def digest_message(unread: int, icon: str, timestamp: int) -> bytes:
+    """The push that stands for many: an empty ``id``, so a click opens the app and marks nothing read."""
+    title = f"{unread} new notification" + ("" if unread == 1 else "s")
+    return _encode({"kind": "notification", "icon": icon or None, "notification": {
+        "id": "", "type": "herald.digest", "title": title, "body": "", "priority": "medium",
+        "timestamp": timestamp, "read": False, "groupKey": DIGEST_TAG, "url": None, "data": None,
+        "groupCount": 1, "actors": None}})
+
+
 def check_keys(p256dh: str, auth: str) -> str | None:
     """Why the subscription's keys are unusable, or None: a P-256 public point and a 16-byte secret."""
     try:
@@ -109,8 +129,9 @@ def check_keys(p256dh: str, auth: str) -> str | None:
 
 class PushService:
     def __init__(self, settings: Settings, db: Database, fanout: Fanout, metrics: Metrics,
-                 keys: VapidKeys | None = None) -> None:
+                 keys: VapidKeys | None = None, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
+        self.limiter = limiter or MemoryRateLimiter()
         self.db = db
         self.fanout = fanout
         self.metrics = metrics
@@ -155,7 +176,11 @@ class PushService:
         return bool(result.rowcount)
 
     async def enqueue(self, deliveries: Sequence[Delivery]) -> int:
-        """Queue pushes for committed deliveries: offline users' now, online users' held; returns rows due now."""
+        """Queue pushes for committed deliveries; returns the rows due now.
+
+        Offline users' pushes are due at once, their quiet items (past the per-recipient
+        limit) as at most one digest; online users' are held for a delivered receipt.
+        """
         wanted = [d for d in deliveries if PRIORITY_OF_RANK.get(d.rank) in self.priorities]
         if not wanted:
             return 0
@@ -169,26 +194,49 @@ class PushService:
             return 0
         now = now_ms()
         expires = now + self.settings.push_ttl_seconds * 1000
-        messages: dict[int, tuple[str, str, str | None, str]] = {}
-        rows = []
+        messages: dict[int, tuple[str, str, str | None, str] | None] = {}
+        rows: list[dict[str, object]] = []
+        quiet: set[str] = set()
         held = 0
+
+        def add(user_id: str, item_id: str, payload: str, urgency: str, topic: str | None, due: int) -> None:
+            nonlocal held
+            for subscription_id in subscriptions.get(user_id, ()):
+                held += due > now
+                rows.append({"subscription_id": subscription_id, "user_id": user_id, "item_id": item_id,
+                             "payload": payload, "urgency": urgency, "topic": topic, "attempts": 0,
+                             "created_at": now, "expires_at": expires, "next_attempt_at": due})
+
         for delivery in wanted:
+            if delivery.user_id not in subscriptions:
+                continue
             # Deliveries of one fresh notification share one payload object: build its message once.
-            built = messages.get(id(delivery.payload))
-            if built is None:
+            key = id(delivery.payload)
+            if key not in messages:
                 item = _decode(delivery.payload)
                 group_key = item.get("groupKey")
-                built = (push_message(item, self.settings.push_icon_url).decode(), URGENCY[item["priority"]],
-                         topic_for(group_key) if group_key else None, item["id"])
-                messages[id(delivery.payload)] = built
+                messages[key] = None if item.get("quiet") else (
+                    push_message(item, self.settings.push_icon_url).decode(), URGENCY[item["priority"]],
+                    topic_for(group_key) if group_key else None, item["id"])
+            built = messages[key]
+            online_now = delivery.user_id in online
+            if built is None:
+                if not online_now:  # an open tab shows its own digest toast
+                    quiet.add(delivery.user_id)
+                continue
             payload, urgency, topic, item_id = built
-            is_held = delivery.user_id in online
-            for subscription_id in subscriptions.get(delivery.user_id, ()):
-                held += is_held
-                rows.append({"subscription_id": subscription_id, "user_id": delivery.user_id, "item_id": item_id,
-                             "payload": payload, "urgency": urgency, "topic": topic, "attempts": 0,
-                             "created_at": now, "expires_at": expires,
-                             "next_attempt_at": now + self.hold_ms if is_held else now})
+            add(delivery.user_id, item_id, payload, urgency, topic, now + self.hold_ms if online_now else now)
+        digests = 0
+        if quiet:
+            users = sorted(quiet)
+            waits = await self.limiter.hit_many(DIGEST_LIMIT, users)
+            due = [user for user, wait in zip(users, waits) if wait <= 0]
+            before = len(rows)
+            for user_id, unread in (await self._unread_counts(due)).items():
+                if unread:  # read meanwhile: nothing to announce
+                    add(user_id, DIGEST_ITEM, digest_message(unread, self.settings.push_icon_url, now).decode(),
+                        "normal", topic_for(DIGEST_TAG), now)
+            digests = len(rows) - before
         if not rows:
             return 0
         async with self.db.write() as conn:
@@ -196,9 +244,21 @@ class PushService:
         due_now = len(rows) - held
         self.metrics.push_held.inc(held)
         self.metrics.push_enqueued.inc(due_now)
+        if digests:
+            self.metrics.push_digests.inc(digests)
         if due_now:
             self.sender.wake()
         return due_now
+
+    async def _unread_counts(self, user_ids: list[str]) -> dict[str, int]:
+        counts = dict.fromkeys(user_ids, 0)
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(inbox_items.c.user_id, func.count()).where(
+                    self.db.among(inbox_items.c.user_id, user_ids), inbox_items.c.read.is_(False))
+                .group_by(inbox_items.c.user_id))
+            counts.update(rows.all())  # type: ignore[arg-type]
+        return counts
 
     async def _subscriptions_of(self, user_ids: list[str]) -> dict[str, list[str]]:
         # A read first: most publishes reach nobody with a subscription, and SQLite has one writer.

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 from herald.admin_services import AdminServices
+from herald.admission import Admission
 from herald.audience import Audience
 from herald.db import Database
 from herald.fanout import Fanout, InProcessFanout
@@ -17,6 +18,7 @@ from herald.metrics import Metrics
 from herald.publish import Publisher
 from herald.push import PushService
 from herald.receipts import Receipts
+from herald.ratelimit import Limit, RateLimiter, build_limiter
 from herald.settings import Settings
 from herald.tokens import TokenSigner
 from herald.wire import now_ms
@@ -38,24 +40,33 @@ class Services:
     push: PushService
     admin: AdminServices
     receipts: Receipts
+    limiter: RateLimiter
+    admission: Admission
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
         db = Database(settings.effective_database_url)
-        fanout = _fanout(settings)
         metrics = Metrics()
+        fanout = _fanout(settings, metrics)
+        limiter = build_limiter(settings.redis_url, metrics)
         inbox = Inbox(db, settings.group_window_seconds)
         audience = Audience(db)
-        publisher = Publisher(db, inbox, audience, fanout, metrics, settings.idempotency_seconds)
+        publisher = Publisher(
+            db, inbox, audience, fanout, metrics, settings.idempotency_seconds, limiter=limiter,
+            publish_limit=Limit("publish", settings.publish_rate_per_second, settings.publish_burst),
+            recipient_limit=Limit("recipient_live", settings.recipient_live_per_minute / 60,
+                                  settings.recipient_live_per_minute))
         # Pushes go to users the fan-out cannot reach; the publisher hands them over after each commit.
-        publisher.push = push = PushService(settings, db, fanout, metrics)
+        publisher.push = push = PushService(settings, db, fanout, metrics, limiter=limiter)
         admin = AdminServices(db, fanout, metrics)
         publisher.delivery_log = admin.deliveries
         return cls(
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience,
             publisher=publisher, push=push, admin=admin, receipts=Receipts(db, metrics),
+            limiter=limiter,
+            admission=Admission(settings, limiter, metrics),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
                             retry_milliseconds=settings.retry_milliseconds,
                             queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds,
@@ -67,6 +78,7 @@ class Services:
         await self.fanout.start()
         await self.gateway.start()
         self._tasks.append(asyncio.create_task(self._prune_forever(), name="herald-prune"))
+        self._tasks.append(asyncio.create_task(self.metrics.sync_forever(), name="herald-metrics"))
         await self.push.start()
         await self.admin.start()
         await self.receipts.start()
@@ -85,7 +97,9 @@ class Services:
         await self.admin.stop()
         await self.push.stop()
         await self.fanout.stop()
+        await self.limiter.close()
         await self.db.close()
+        self.metrics.close()
 
     async def prune_once(self) -> int:
         removed = await self.inbox.prune(now_ms() - self.settings.retention_seconds * 1000)
@@ -98,13 +112,14 @@ class Services:
             try:
                 await self.prune_once()
             except Exception:  # noqa: BLE001 - retried next round; a failed prune only delays deletion
+                self.metrics.database_errors.labels("prune").inc()
                 log.exception("retention prune failed")
             await asyncio.sleep(self.settings.prune_interval_seconds)
 
 
-def _fanout(settings: Settings) -> Fanout:
+def _fanout(settings: Settings, metrics: Metrics) -> Fanout:
     if settings.redis_url:
         from herald.fanout_redis import RedisFanout
 
-        return RedisFanout(settings.redis_url)
+        return RedisFanout(settings.redis_url, metrics=metrics)
     return InProcessFanout()

@@ -135,6 +135,37 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     push_icon_url: str = "/api/push/icon.png"
     """Icon of system notifications; set your product's logo URL."""
 
+    publish_rate_per_second: float = 200.0
+    """Publishes one API key (or one admin) may make per second, sustained; 429 beyond. 0: no limit."""
+
+    publish_burst: int = 1000
+    """Publishes one API key may make at once before ``publish_rate_per_second`` applies."""
+
+    connect_rate_per_second: float = 500.0
+    """New subscriber connections (stream, WebSocket, long poll) per second per node (per process without Redis). 0: no limit."""
+
+    connect_burst: int = 2000
+    """New connections a node takes at once, e.g. right after a restart, before ``connect_rate_per_second`` applies."""
+
+    connect_address_rate_per_second: float = 50.0
+    """New subscriber connections per second from one client address (an IPv6 /64 counts as one). 0: no limit."""
+
+    connect_address_burst: int = 500
+    """New connections one client address may open at once (one office behind NAT is one address)."""
+
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or CIDR networks, comma-separated) whose ``X-Forwarded-For`` names the client. Empty: the socket peer is the client."""
+
+    recipient_live_per_minute: int = 30
+    """New notifications per minute one user gets as toasts and pushes; beyond, they arrive quiet and one digest
+    ("12 new notifications") stands for them. Every one is still in the inbox. 0: no limit."""
+
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per line (for log shippers); ``text``: readable lines for development."""
+
+    access_log: bool = True
+    """Log one line per HTTP request (method, path, status, request id)."""
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -146,7 +177,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'herald.db'}"
 
 
-_TUPLE_FIELDS = {"api_keys", "push_endpoint_hosts", "cors_origins", "push_priorities"}
+_TUPLE_FIELDS = {"api_keys", "push_endpoint_hosts", "cors_origins", "push_priorities", "trusted_proxies"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -184,6 +215,7 @@ def _check(settings: Settings) -> Settings:
         if not settings.api_keys:
             raise SettingsError(f"{PREFIX}API_KEYS is required in production")
     _check_push(settings)
+    _check_limits(settings)
     if settings.secret and len(settings.secret) < 32:
         # HS256 wants a key at least as long as its output (RFC 7518 section 3.2).
         raise SettingsError(f"{PREFIX}SECRET must be at least 32 characters")
@@ -218,3 +250,17 @@ def _check_push(settings: Settings) -> None:
         raise SettingsError(f"{PREFIX}PUSH_PRIORITIES may only name urgent, high, medium and low, not {sorted(unknown)}")
     if not settings.vapid_subject.startswith(("mailto:", "https://")):
         raise SettingsError(f"{PREFIX}VAPID_SUBJECT must be a mailto: or https: URL")
+
+
+def _check_limits(settings: Settings) -> None:
+    import ipaddress
+
+    for name in ("publish_rate_per_second", "publish_burst", "connect_rate_per_second", "connect_burst",
+                 "connect_address_rate_per_second", "connect_address_burst", "recipient_live_per_minute"):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be 0 (no limit) or positive")
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR network") from None

@@ -1,6 +1,9 @@
 """Items with one groupKey show as one group, updated in place: one row, one toast, one unread."""
 from __future__ import annotations
 
+import time
+
+import httpx
 from playwright.sync_api import BrowserContext, expect
 
 from tests.e2e.center import send, sign_in
@@ -54,3 +57,23 @@ def test_a_read_group_starts_a_new_one(context: BrowserContext, web_server: Hera
     center.expect_unread(1)
     expect(center.items).to_have_count(2)
     expect(center.item("Chloé liked your post")).to_have_count(1)
+
+
+def test_50_likes_in_2_s_show_as_one_grouped_toast_and_one_inbox_item_with_the_right_count(
+        context: BrowserContext, web_server: HeraldServer, user_id: str) -> None:
+    center = sign_in(context, web_server, user_id)
+    started = time.monotonic()
+    with httpx.Client(base_url=web_server.url, headers=web_server.headers(), timeout=10) as producer:
+        for n in range(50):
+            # A steady stream over two seconds, as a post going viral would send them.
+            time.sleep(max(0.0, started + n * 0.04 - time.monotonic()))
+            answer = producer.post("/api/publish", json={
+                "to": {"users": [user_id]}, "type": "post.liked", "title": f"Fan{n} liked your post",
+                "groupKey": "post:viral:likes", "actor": f"Fan{n}", "url": "/#post-viral"})
+            assert answer.status_code == 202
+    expect(center.toasts.first).to_contain_text("Fan49 and 49 others liked your post")
+    expect(center.toasts).to_have_count(1)
+    center.expect_unread(1)
+    center.open()
+    expect(center.items).to_have_count(1)
+    expect(center.item("Fan49 and 49 others liked your post")).to_have_count(1)

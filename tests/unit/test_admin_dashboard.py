@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from prometheus_client import Counter, Histogram
 
 from herald.admin_dashboard import cards, chart
 from herald.admin_sampler import MetricsSampler, Point, quantile, read_registry
@@ -56,13 +55,10 @@ def test_a_latency_histogram_and_a_rate_limit_counter_are_shown_once_they_exist(
     assert shown["Delivery latency"].value == "not measured yet"
     assert shown["Rate-limited requests"].value == "not measured yet"
 
-    latency = Histogram("herald_delivery_latency_seconds", "publish to write", ["transport"],
-                        buckets=(0.005, 0.05, 0.5), registry=metrics.registry)
-    limited = Counter("herald_rate_limited", "429 answers", ["scope"], registry=metrics.registry)
     for _ in range(9):
-        latency.labels("sse").observe(0.003)
-    latency.labels("ws").observe(0.3)
-    limited.labels("publish").inc(4)
+        metrics.delivery_latency.labels("sse").observe(0.003)
+    metrics.delivery_latency.labels("websocket").observe(0.3)
+    metrics.rate_limited.labels("publish").inc(4)
     shown = {card.title: card for card in cards(sampler, sampler.now())}
     assert shown["Delivery latency"].value.startswith("p50 ")
     assert "p99" in shown["Delivery latency"].note

@@ -160,3 +160,23 @@ def _hidden_fields(page: str) -> dict[str, str]:
     return {html.unescape(name): html.unescape(value)
             for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page)
             if name != "_csrf_token"}
+
+
+def test_sending_too_fast_is_429_with_the_form_kept_and_nothing_sent(fresh_server: HeraldServer,
+                                                                      user_id: str) -> None:
+    from tests.unit.test_admin_support import signed_in
+
+    fresh_server.env.update(HERALD_PUBLISH_RATE_PER_SECOND="0.05", HERALD_PUBLISH_BURST="1")
+    fresh_server.start()
+    console = signed_in(fresh_server, "rate-admin")
+    try:
+        notification_id(console.post("/admin/send", compose(users=user_id, title="First")))
+        refused = console.post("/admin/send", compose(users=user_id, title="Second one"))
+        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 20
+        assert "Publishing too fast" in refused.text
+        assert 'value="Second one"' in refused.text  # what was typed is kept, to send again
+        assert inbox_titles(fresh_server, user_id) == ["First"]
+        # The limit is the admin's own: the API key's bucket is untouched.
+        assert fresh_server.publish(to={"users": [user_id]}, type="t", title="via API")["id"]
+    finally:
+        console.close()

@@ -189,3 +189,59 @@ def test_bad_input_loses_nothing_accepted_before(server: HeraldServer, user_id: 
     post(server, {"to": {"users": [user_id]}, "type": "t", "title": "x" * 300})
     post(server, {"to": {"users": [user_id], "all": True}, "type": "t", "title": "x"})
     assert [i["id"] for i in inbox(server, user_id)["items"]] == [kept]
+
+
+OTHER_KEY = "another-producer-key-0123456789"
+
+
+def test_publishing_beyond_the_key_limit_is_429_and_loses_nothing_accepted_before(fresh_server: HeraldServer,
+                                                                                 user_id: str) -> None:
+    fresh_server.env.update(HERALD_API_KEYS=f"{fresh_server.api_key},{OTHER_KEY}",
+                            HERALD_PUBLISH_RATE_PER_SECOND="0.05", HERALD_PUBLISH_BURST="3")
+    fresh_server.start()
+    body = {"to": {"users": [user_id]}, "type": "t", "title": "x"}
+    accepted = [post(fresh_server, body).json()["id"] for _ in range(3)]
+    refused = post(fresh_server, {**body, "idempotencyKey": "late"})
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert refused.json()["message"].startswith("Publishing too fast: at most 0.05 per second (bursts of 3)")
+    assert 1 <= int(refused.headers["retry-after"]) <= 20
+    # Everything accepted before is there, and the refused one is not.
+    assert [item["id"] for item in inbox(fresh_server, user_id)["items"]] == accepted[::-1]
+    # The limit is per key: another producer is not held back.
+    other = post(fresh_server, body, Authorization=f"Bearer {OTHER_KEY}")
+    assert other.status_code == 202
+    from tests.unit.test_ops import metric
+
+    assert metric(fresh_server, "herald_rate_limited_total", '{reason="publish"}') == 1
+    assert metric(fresh_server, "herald_publishes_total", '{target="users"}') == 4
+
+
+async def test_past_the_recipient_limit_new_items_go_out_quiet_and_all_stay_in_the_inbox(
+        fresh_server: HeraldServer, user_id: str) -> None:
+    fresh_server.env.update(HERALD_RECIPIENT_LIVE_PER_MINUTE="3")
+    fresh_server.start()
+    sent = [dict(title=f"n{i}") for i in range(5)] + [
+        dict(title="alarm", priority="urgent"),  # counted, but never quiet
+        dict(title="Anna liked it", groupKey="g", actor="Anna"),  # a new group: counted
+        dict(title="Ben liked it", groupKey="g", actor="Ben"),  # updates in place: not counted
+        dict(title="Cleo liked it", groupKey="g", actor="Cleo"),
+    ]
+    async with open_stream(fresh_server.url, fresh_server.token(user_id)) as stream, \
+            open_stream(fresh_server.url, fresh_server.token(user_id + "-other")) as other:
+        await stream.until("ready")
+        await other.until("ready")
+        for fields in sent:
+            fresh_server.publish(to={"users": [user_id]}, type="t", **fields)
+        fresh_server.publish(to={"users": [user_id + "-other"]}, type="t", title="for someone else")
+        live = [(await stream.until("notification")).json() for _ in sent]
+        assert "quiet" not in (await other.until("notification")).json()
+    assert [item["title"] for item in live] == [fields["title"] for fields in sent]
+    assert [item.get("quiet", False) for item in live] == [False, False, False, True, True, False, True, False, False]
+    assert live[-1]["groupCount"] == 3
+    # The inbox keeps every one, as it always does; "quiet" is a live-delivery hint only.
+    items = inbox(fresh_server, user_id)["items"]
+    assert len(items) == 7 and not any("quiet" in item for item in items)
+    from tests.unit.test_ops import metric
+
+    assert metric(fresh_server, "herald_quiet_deliveries_total") == 3

@@ -217,3 +217,30 @@ def test_restart_between_attempts_still_delivers(tmp_path, push_service: FakePus
         assert metric(herald, 'herald_push_sent_total{outcome="delivered"}') == 1
     finally:
         herald.stop()
+
+
+def test_past_the_recipient_limit_an_offline_user_gets_one_digest_push(
+        tmp_path, push_service: FakePushService, user_id: str) -> None:
+    herald = HeraldServer(tmp_path / "herald", HERALD_RECIPIENT_LIVE_PER_MINUTE="2", **FAST_RETRIES).start()
+    key_before = push_service.vapid_public_key
+    push_service.vapid_public_key = httpx.get(herald.url + "/api/push/vapid-public-key").json()["publicKey"]
+    try:
+        sub = subscribe(herald, push_service, user_id)
+        ids = [herald.publish(to={"users": [user_id]}, type="t", title=f"n{i}")["id"] for i in range(5)]
+        pushes = push_service.wait(sub, 3)
+        time.sleep(1.0)  # room for a push per item, or a second digest, to show up
+        assert len(push_service.of(sub)) == 3 and not push_service.errors
+        (digest,) = [p for p in pushes if p.message["notification"]["id"] == ""]
+        assert sorted(p.message["notification"]["id"] for p in pushes if p is not digest) == sorted(ids[:2])
+        # Sent with the third item, the first over the limit: three unread by then. The two after it
+        # are covered by this digest (one per user per minute).
+        assert digest.message["kind"] == "notification"
+        assert {k: digest.message["notification"][k] for k in ("id", "title", "groupKey", "url")} == {
+            "id": "", "title": "3 new notifications", "groupKey": "herald:digest", "url": None}
+        assert digest.headers["topic"] == expected_topic("herald:digest")
+        assert digest.headers["urgency"] == "normal"
+        assert metric(herald, "herald_push_digests_total") == 1
+        assert metric(herald, 'herald_push_sent_total{outcome="delivered"}') == 3
+    finally:
+        push_service.vapid_public_key = key_before
+        herald.stop()

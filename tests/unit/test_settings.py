@@ -20,10 +20,22 @@ def test_values_come_from_prefixed_environment_and_flags_override(tmp_path: Path
 
 @pytest.mark.parametrize("env", [{"HERALD_PORT": "http"}, {"HERALD_PORT": "70000"}, {"HERALD_HEARTBEAT_SECONDS": "0"},
                                  {"HERALD_ENV": "staging"}, {"HERALD_SECRET": "short"},
-                                 {"HERALD_PUSH_ACK_TIMEOUT_SECONDS": "-1"}, {"HERALD_PUSH_ACK_TIMEOUT_SECONDS": "soon"}])
+                                 {"HERALD_PUSH_ACK_TIMEOUT_SECONDS": "-1"}, {"HERALD_PUSH_ACK_TIMEOUT_SECONDS": "soon"},
+                                 {"HERALD_PUBLISH_RATE_PER_SECOND": "-1"}, {"HERALD_CONNECT_ADDRESS_BURST": "-5"},
+                                 {"HERALD_TRUSTED_PROXIES": "10.0.0.1, proxy.example"},
+                                 {"HERALD_RECIPIENT_LIVE_PER_MINUTE": "-1"}, {"HERALD_LOG_FORMAT": "xml"}])
 def test_bad_values_fail_at_start(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         load_settings({"HERALD_DATA_DIR": str(tmp_path), **env})
+
+
+def test_limits_may_be_turned_off_and_proxies_given_as_networks(tmp_path: Path) -> None:
+    settings = load_settings({"HERALD_DATA_DIR": str(tmp_path), "HERALD_PUBLISH_RATE_PER_SECOND": "0",
+                              "HERALD_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7", "HERALD_LOG_FORMAT": "json",
+                              "HERALD_ACCESS_LOG": "false"})
+    assert settings.publish_rate_per_second == 0
+    assert settings.trusted_proxies == ("10.0.0.0/8", "192.168.1.7")
+    assert (settings.log_format, settings.access_log) == ("json", False)
 
 
 def test_production_requires_a_real_secret_and_keys(tmp_path: Path) -> None:

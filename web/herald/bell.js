@@ -11,6 +11,7 @@ import { Toasts } from './toasts.js';
 const STATUS = { connected: 'Live', reconnecting: 'Reconnecting…', disconnected: 'Offline', connecting: 'Connecting…' };
 const ICON = 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6v-5a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z';
 const EVENTS = ['change', 'notification', 'read', 'status', 'signedout'];
+const DIGEST = 'herald:digest';
 
 // Static markup only: notification values are set later, as text.
 const TEMPLATE = `<style>${CSS}</style>
@@ -42,13 +43,17 @@ export class HeraldBell extends HTMLElement {
   #el = {};
   #queued = false;
   #unread = -1;
-  /** Until the first connection, "reconnecting" is just connecting: nothing to warn about. */
+  /** Before the first connection, "reconnecting" is just connecting. */
   #wasLive = false;
   /** @type {AbortController | undefined} */
   #listening;
   #toasts;
   #list;
   #system = new SystemNotifier((item) => this.#open(item));
+  /** Quiet items not yet in the digest toast, and those in it. */
+  #quiet = 0;
+  #digested = 0;
+  #digestTimer = 0;
 
   constructor() {
     super();
@@ -76,6 +81,7 @@ export class HeraldBell extends HTMLElement {
     on('status', () => this.#schedule());
     on('notification', ({ item, alert }) => {
       if (!alert || item.read) return;
+      if (item.quiet) return this.#digest();
       this.#toasts.show(item);
       this.#system.show(item);
     });
@@ -85,7 +91,6 @@ export class HeraldBell extends HTMLElement {
     });
     on('signedout', () => this.#toasts.clear());
     for (const type of EVENTS) on(type, (detail) => this.#emit(type, detail));
-    // A click elsewhere on the page closes the dropdown.
     this.#listening = new AbortController();
     document.addEventListener('pointerdown', (event) => event.composedPath().includes(this) || this.hide(false),
       { signal: this.#listening.signal });
@@ -151,7 +156,7 @@ export class HeraldBell extends HTMLElement {
       }
     };
     panel.onkeydown = (event) => this.#keydown(event);
-    // Focus moving elsewhere on the page closes the dropdown and stays where the user put it.
+    // Focus leaving closes the dropdown, and stays where the user put it.
     this.#root.addEventListener('focusout', (event) => {
       const to = /** @type {Node | null} */ (/** @type {FocusEvent} */ (event).relatedTarget);
       if (to && to !== this && !this.#root.contains(to)) this.hide(false);
@@ -178,6 +183,19 @@ export class HeraldBell extends HTMLElement {
     this.#toasts.dismiss(item.id);
     // A click on a real link navigates by itself.
     if (url && !(event?.target instanceof Element && event.target.closest('a'))) location.assign(url);
+  }
+
+  /** One toast counts the quiet items, updated in place at most every half second. */
+  #digest() {
+    this.#quiet++;
+    this.#digestTimer ||= setTimeout(() => {
+      this.#digestTimer = 0;
+      if (!this.#toasts.has(DIGEST)) this.#digested = 0;
+      const n = (this.#digested += this.#quiet);
+      this.#quiet = 0;
+      this.#toasts.show(/** @type {Item} */ ({ id: DIGEST, title: `${n} new notification${n > 1 ? 's' : ''}`, body: '',
+        priority: 'medium', groupCount: 1, url: null }));
+    }, 500);
   }
 
   #schedule() {

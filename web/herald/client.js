@@ -80,7 +80,7 @@ export class HeraldClient extends EventTarget {
     }
   }
 
-  /** Not optimistic: the badge shows only counts the server gave. @param {string} id @param {boolean} [keepalive] */
+  /** The badge shows only counts the server gave. @param {string} id @param {boolean} [keepalive] */
   async markRead(id, keepalive = false) {
     const { unreadCount } = await this.#api.markRead(id, keepalive);
     this.#applyRead(this.store.markRead([id]), unreadCount, false);

@@ -61,8 +61,7 @@ export class HistoryList {
     const { text, more } = groupTitle(item);
     const url = safeUrl(item.url);
     // A real link when there is a url: middle-click and the like keep working.
-    const open = document.createElement(url ? 'a' : 'button');
-    open.className = 'open';
+    const open = el(url ? 'a' : 'button', 'open', '');
     open.setAttribute(url ? 'href' : 'type', url ?? 'button');
     const title = el('span', 'title', text);
     if (!item.read) title.prepend(el('span', 'sr', 'Unread: '));
@@ -83,12 +82,12 @@ export class HistoryList {
 }
 
 /** @param {string} tag @param {string} className @param {string} text */
-function el(tag, className, text) {
+export function el(tag, className, text) {
   return Object.assign(document.createElement(tag), { className, textContent: text });
 }
 
 /** @param {string} className @param {string} text @param {string} label @param {Record<string, string>} [attributes] */
-function button(className, text, label, attributes = {}) {
+export function button(className, text, label, attributes = {}) {
   const node = el('button', className, text);
   for (const [name, value] of Object.entries({ type: 'button', 'aria-label': label, ...attributes })) node.setAttribute(name, value);
   return node;

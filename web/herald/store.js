@@ -1,8 +1,4 @@
-/**
- * The inbox as this tab knows it. The unread count is the server's last count
- * `base`, true at cursor `basePos`, plus unread items that came later
- * (`fresh`), so a replay cannot count twice (docs/web-client.md).
- */
+/** The inbox as this tab knows it; unread = the server's count at `basePos` + unread items after it (`fresh`). */
 
 /** @typedef {import('./format.js').Notification} Notification */
 

@@ -1,7 +1,4 @@
-/**
- * The live connection: SSE or WebSocket, long polling after two stream
- * attempts in a row without `ready`; backoff with jitter (docs/web-client.md).
- */
+/** The live connection: SSE or WebSocket, polling after two failed attempts (docs/web-client.md). */
 
 /** @typedef {'connected' | 'reconnecting' | 'disconnected'} Status */
 /**
@@ -94,6 +91,7 @@ export class Stream {
     }
     // Not the browser's own retry: each attempt counts, and starts with a catch-up.
     source.onerror = () => this.#lost(source);
+    source.addEventListener('closed', () => this.stop());
     return source;
   }
 
@@ -107,7 +105,7 @@ export class Stream {
       const message = JSON.parse(event.data);
       this.#event(socket, message.type, message.notification ?? message, message.cursor);
     };
-    socket.onclose = () => this.#lost(socket);
+    socket.onclose = (event) => (event.code === 4429 ? this.stop() : this.#lost(socket));
     return socket;
   }
 

@@ -1,12 +1,8 @@
-/**
- * System notifications for a hidden tab, tagged as the service worker tags
- * pushes so a repeat replaces; the bridge to the optional push.js.
- */
+/** System notifications for a hidden tab, tagged as the worker tags pushes; the bridge to push.js. */
 import { groupTitle, safeUrl } from './format.js';
 
 /** @typedef {import('./format.js').Notification} Item */
 /**
- * What is used of push.js (docs/push.md).
  * @typedef {{ registerServiceWorker?: () => Promise<unknown>, notifyRead?: (ids: string[] | 'all') => unknown,
  *   enablePush?: () => Promise<{ ok: boolean, reason?: string }> }} PushModule
  */
@@ -72,7 +68,7 @@ export class SystemNotifier {
     try {
       await (await loadPush())?.notifyRead?.(all ? 'all' : ids);
     } catch {
-      // No service worker, nothing to close there.
+      // no worker
     }
   }
 }

@@ -1,8 +1,6 @@
-/**
- * Toasts: at most `max`, most urgent first; urgent stays, others leave after
- * a delay that pauses under pointer or focus (WCAG 2.2.1).
- */
+/** Toasts: at most `max`, most urgent first; urgent stays, others leave after a pausable delay (WCAG 2.2.1). */
 import { RANK, groupTitle, safeUrl } from './format.js';
+import { button, el } from './list.js';
 
 /** @typedef {import('./format.js').Notification} Item */
 /** @typedef {{ max: () => number, duration: (item: Item) => number, open: (item: Item, event: Event) => void }} Options */
@@ -39,6 +37,11 @@ export class Toasts {
     }
   }
 
+  /** Shown or waiting. @param {string} id */
+  has(id) {
+    return this.#shown.has(id) || this.#queue.some((entry) => entry.item.id === id);
+  }
+
   /** @param {string} id */
   dismiss(id) {
     this.#queue = this.#queue.filter((entry) => entry.item.id !== id);
@@ -71,20 +74,19 @@ export class Toasts {
         this.#remove(room.item.id);
       }
       this.#queue.shift();
-      const shown = { item, el: document.createElement('div'), timer: 0 };
-      const { el } = shown;
-      el.className = 'toast';
-      el.onclick = (event) => {
+      const shown = { item, el: el('div', 'toast', ''), timer: 0 };
+      const node = shown.el;
+      node.onclick = (event) => {
         const target = /** @type {Element} */ (event.target);
         if (target.closest('.dismiss')) this.dismiss(shown.item.id);
         else if (target.closest('.open')) this.options.open(shown.item, event);
       };
-      el.onkeydown = (event) => event.key === 'Escape' && this.dismiss(shown.item.id);
-      for (const type of ['pointerenter', 'focusin']) el.addEventListener(type, () => clearTimeout(shown.timer));
-      for (const type of ['pointerleave', 'focusout']) el.addEventListener(type, () => this.#arm(shown));
-      this.#fill(item, el);
+      node.onkeydown = (event) => event.key === 'Escape' && this.dismiss(shown.item.id);
+      for (const type of ['pointerenter', 'focusin']) node.addEventListener(type, () => clearTimeout(shown.timer));
+      for (const type of ['pointerleave', 'focusout']) node.addEventListener(type, () => this.#arm(shown));
+      this.#fill(item, node);
       this.#shown.set(item.id, shown);
-      this.region.append(el);
+      this.region.append(node);
       this.#arm(shown);
     }
   }
@@ -95,22 +97,17 @@ export class Toasts {
     if (shown.item.priority !== 'urgent') shown.timer = setTimeout(() => this.dismiss(shown.item.id), this.options.duration(shown.item));
   }
 
-  /** Values go in as text, never markup. @param {Item} item @param {HTMLElement} el */
-  #fill(item, el) {
+  /** Values go in as text, never markup. @param {Item} item @param {HTMLElement} node */
+  #fill(item, node) {
     const { text, more } = groupTitle(item);
     const url = safeUrl(item.url);
-    el.dataset.id = item.id;
-    el.dataset.priority = item.priority;
-    // Most urgent on top.
-    el.style.order = String(RANK[item.priority]);
-    const title = document.createElement(url ? 'a' : 'strong');
-    title.className = url ? 'title open' : 'title';
+    node.dataset.id = item.id;
+    node.dataset.priority = item.priority;
+    node.style.order = String(RANK[item.priority]);
+    const title = el(url ? 'a' : 'strong', url ? 'title open' : 'title', '');
     if (url) title.setAttribute('href', url);
-    const spoken = Object.assign(document.createElement('span'), { className: 'sr', textContent: SPOKEN[item.priority] });
-    title.append(spoken, text, more && ` ${more}`);
-    const body = Object.assign(document.createElement('p'), { className: 'body', textContent: item.body });
-    const close = Object.assign(document.createElement('button'), { type: 'button', className: 'dismiss', textContent: '×' });
-    close.setAttribute('aria-label', `Dismiss: ${text}`);
-    el.replaceChildren(title, ...(item.body ? [body] : []), close);
+    title.append(el('span', 'sr', SPOKEN[item.priority]), text, more && ` ${more}`);
+    node.replaceChildren(title, ...(item.body ? [el('p', 'body', item.body)] : []),
+      button('dismiss', '×', `Dismiss: ${text}`));
   }
 }

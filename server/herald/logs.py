@@ -1,0 +1,143 @@
+"""Logging: readable lines in development, JSON lines when configured, a request id, and no secrets.
+
+- ``HERALD_LOG_FORMAT=json``: one JSON object per line (python-json-logger),
+  with ``time``, ``level``, ``logger``, ``message`` and ``request_id``; text
+  lines otherwise. ``herald serve`` hands the same configuration to uvicorn
+  (its startup and access lines) and the app to Litestar's ``LoggingConfig``,
+  whose queue handler keeps log writes off the event loop.
+- Request id: ``RequestIdMiddleware`` takes an incoming ``X-Request-ID`` when
+  it is sane (1-128 characters of letters, digits and ``._:-``), else makes
+  one; returns it as a response header and puts it on every log record made
+  while the request is served (``request_id``; ``-`` outside requests).
+- No secrets: Herald never logs headers, cookies or bodies, and the filter on
+  the handler redacts what could still slip into a message or a traceback
+  (an exception quoting its input, a token a client put in a URL): the
+  configured API keys and signing secret, JWTs (subscriber and session
+  tokens), admin-console keys, ``Bearer`` credentials and Herald's cookies.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Any, Iterable
+
+from litestar.datastructures import Headers, MutableScopeHeaders
+from litestar.logging.config import LoggingConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from herald.settings import Settings
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+request_id: ContextVar[str] = ContextVar("herald_request_id", default="-")
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+REDACTED = "[redacted]"
+_PATTERNS = re.compile("|".join((
+    r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+",  # a JWT: subscriber and session tokens
+    r"(?<=[Bb]earer )[^\s\"',;]+",
+    r"\bhk_[A-Za-z0-9_\-]{16,}",  # keys made in the admin console
+    r"(?<=herald_session=)[^;\s\"']+",
+    r"(?<=herald_admin_session=)[^;\s\"']+",
+    r"(?<=herald_admin_csrf=)[^;\s\"']+",
+)))
+
+
+class RequestIdMiddleware:
+    """Pure ASGI, outside Litestar's routing, so that answers matching no route carry the id too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers.from_scope(scope).get(REQUEST_ID_HEADER)
+        value = incoming if incoming and _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        token = request_id.set(value)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                message.setdefault("headers", [])  # type: ignore[typeddict-item]
+                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = value
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+
+
+class LogFilter(logging.Filter):
+    """Adds ``request_id``; redacts secrets from the message and the traceback. Runs in the logging thread's caller."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        known = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+        self._known = re.compile("|".join(map(re.escape, known))) if known else None
+
+    def redact(self, text: str) -> str:
+        if self._known is not None:
+            text = self._known.sub(REDACTED, text)
+        return _PATTERNS.sub(REDACTED, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        # uvicorn's coloured copy of the format string: noise in JSON, and never redacted.
+        record.__dict__.pop("color_message", None)
+        return True
+
+
+def _formatter(settings: Settings) -> dict[str, Any]:
+    if settings.log_format == "json":
+        return {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+                "rename_fields": {"levelname": "level", "name": "logger"}, "timestamp": "time"}
+    return {"format": TEXT_FORMAT}
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [*settings.api_keys, settings.secret, settings.vapid_private_key]
+
+
+_UVICORN = {name: {"level": "INFO", "handlers": [], "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")}
+
+
+def litestar_logging(settings: Settings) -> LoggingConfig:
+    """The app's logging: everything through one queue handler to stderr, formatted and filtered as above."""
+    config = LoggingConfig(
+        formatters={"standard": _formatter(settings)},
+        filters={"herald": {"()": LogFilter, "secrets": _secrets(settings)}},
+        loggers={"litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False}, **_UVICORN},
+        root={"handlers": ["queue_listener"], "level": "INFO"},
+        # errors.py logs unexpected exceptions itself, once, through the filter.
+        log_exceptions="never",
+    )
+    # On the queue's entry, not its console end: the request id is a context variable of the caller.
+    config.handlers["queue_listener"]["filters"] = ["herald"]
+    return config
+
+
+def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
+    """The same format for uvicorn's own lines (startup, access log) in ``herald serve`` and its workers."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"standard": _formatter(settings)},
+        "filters": {"herald": {"()": LogFilter, "secrets": _secrets(settings)}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "standard", "filters": ["herald"]}},
+        "loggers": _UVICORN,
+        "root": {"handlers": ["console"], "level": "INFO"},
+    }
