@@ -14,14 +14,13 @@ from typing import Any, AsyncIterator, Sequence
 from alembic import command
 from alembic.config import Config
 import msgspec
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Table, Text, any_, event, func, literal, literal_column, select, text
+from sqlalchemy import Text, any_, event, func, literal, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_PG_TYPES = {String: "text", Text: "text", BigInteger: "bigint", Integer: "integer", Boolean: "boolean", JSON: "json"}
 
 
 class Database:
@@ -62,28 +61,6 @@ class Database:
             return column.in_(select(literal_column("value")).select_from(
                 func.json_each(literal(msgspec.json.encode(list(values)).decode()))))
         return column == any_(literal(list(values), postgresql.ARRAY(Text)))
-
-    async def insert_many(self, conn: AsyncConnection, table: Table, rows: list[tuple[Any, ...]],
-                          conflict_key: str | None = None) -> None:
-        """Bulk insert of whole rows (in the table's column order), already in database form (JSON as text).
-
-        For fan-outs of thousands of rows SQLAlchemy's per-row parameter processing costs more than
-        the database, so this goes to the driver: SQLite's executemany, and on PostgreSQL one
-        ``INSERT ... SELECT FROM unnest(arrays)`` statement, which is one round trip whatever the count.
-        """
-        if not rows:
-            return
-        names = ", ".join(column.name for column in table.columns)
-        if self.is_sqlite:
-            sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' for _ in table.columns)})"
-            params: Any = rows
-        else:
-            arrays = ", ".join(f"${i}::{_PG_TYPES[type(c.type)]}[]" for i, c in enumerate(table.columns, 1))
-            sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"
-            params = tuple(list(column) for column in zip(*rows))
-        if conflict_key is not None:
-            sql += f" ON CONFLICT ({conflict_key}) DO NOTHING"
-        await conn.exec_driver_sql(sql, params)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

@@ -1,58 +1,58 @@
 /** The shadow root's CSS, themed by --herald-* properties; colours meet WCAG AA. */
 export const CSS = `
-:host { --fg: var(--herald-fg, #1b1b1b); --bg: var(--herald-bg, #fff); --muted: var(--herald-muted, #555);
-  --accent: var(--herald-accent, #0b57d0); --alert: var(--herald-alert, #b3261e); --line: #d0d0d0;
-  display: inline-block; position: relative; font: 14px/1.4 var(--herald-font, system-ui, sans-serif); color: var(--fg); }
-* { box-sizing: border-box; }
-button, select { font: inherit; color: inherit; }
-:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
-.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
-[hidden] { display: none !important; }
-.bar { display: flex; align-items: center; gap: .5rem; }
-.bell { position: relative; display: grid; place-items: center; width: 2.5rem; height: 2.5rem; border: 1px solid var(--line);
-  border-radius: 50%; background: var(--bg); cursor: pointer; }
-.bell svg { width: 1.25rem; height: 1.25rem; fill: currentColor; }
-.badge { position: absolute; top: -.3rem; right: -.4rem; min-width: 1.3rem; padding: 0 .3rem; border-radius: .65rem;
-  background: var(--alert); color: #fff; font-size: 12px; font-weight: 700; line-height: 1.3rem; text-align: center; }
-.conn { font-size: 12px; color: var(--muted); }
-.panel { position: absolute; right: 0; top: calc(100% + .5rem); z-index: 1000; width: min(24rem, 92vw); max-height: 70vh;
-  overflow: auto; background: var(--bg); border: 1px solid var(--line); border-radius: .5rem; box-shadow: 0 8px 24px #0003; }
-.panel header, .tools { display: flex; align-items: center; justify-content: space-between; gap: .5rem; padding: .5rem .75rem; }
-.panel h2 { margin: 0; font-size: 16px; }
-.state { font-size: 12px; color: var(--muted); }
-.state::before { content: ''; display: inline-block; width: .5rem; height: .5rem; margin-right: .3rem; border-radius: 50%; background: var(--alert); }
-:host([data-status=connected]) .state::before { background: #1e7d32; }
-.tools { border-bottom: 1px solid var(--line); }
-.tools button, .older, .desktop, .actions button { border: 1px solid var(--line); border-radius: .3rem; background: var(--bg);
-  padding: .2rem .5rem; cursor: pointer; }
-.desktop, .older { display: block; margin: .5rem .75rem; }
-.list { list-style: none; margin: 0; padding: 0; }
-.item { display: grid; grid-template-columns: 1fr auto; gap: .25rem .5rem; padding: .6rem .75rem; border-bottom: 1px solid var(--line); }
-.item.unread { background: color-mix(in srgb, var(--accent) 7%, var(--bg)); }
-.item.unread .title::before { content: ''; display: inline-block; width: .5rem; height: .5rem; margin-right: .35rem;
-  border-radius: 50%; background: var(--accent); }
-.item[data-priority=urgent] { border-left: 4px solid var(--alert); }
-.open { display: block; min-width: 0; padding: 0; border: 0; background: none; text-align: left; color: inherit;
-  text-decoration: none; cursor: pointer; }
-.title { font-weight: 600; overflow-wrap: anywhere; }
-.more { margin-left: .25rem; color: var(--muted); }
-.body { display: block; margin: .1rem 0 0; color: var(--muted); overflow-wrap: anywhere; }
-time { display: block; font-size: 12px; color: var(--muted); }
-.actions { display: flex; flex-direction: column; gap: .25rem; align-items: flex-end; }
-.members { grid-column: 1 / -1; margin: 0; color: var(--muted); }
-.empty { margin: 0; padding: 1rem .75rem; color: var(--muted); }
-.toasts { position: fixed; right: 1rem; bottom: 1rem; z-index: 1001; display: flex; flex-direction: column; gap: .5rem;
-  width: min(22rem, calc(100vw - 2rem)); }
-.toast { position: relative; padding: .75rem 2.25rem .75rem .9rem; background: var(--bg); border: 1px solid var(--line);
-  border-left: 4px solid var(--accent); border-radius: .4rem; box-shadow: 0 4px 16px #0003; }
-.toast[data-priority=urgent] { border-left-color: var(--alert); }
-.toast .title { display: block; color: inherit; }
-.toast .body { margin: .2rem 0 0; }
-.dismiss { position: absolute; top: .3rem; right: .3rem; width: 1.75rem; height: 1.75rem; border: 0; border-radius: .3rem;
-  background: none; font-size: 18px; line-height: 1; cursor: pointer; }
-@media (prefers-reduced-motion: no-preference) {
-  .toast { animation: herald-in .2s ease-out; }
-  .panel { animation: herald-in .12s ease-out; }
+:host{--fg:var(--herald-fg, #1b1b1b);--bg:var(--herald-bg, #fff);--muted:var(--herald-muted, #555);
+  --accent:var(--herald-accent, #0b57d0);--alert:var(--herald-alert, #b3261e);--line:#d0d0d0;
+  display:inline-block;position:relative;font:14px/1.4 var(--herald-font, system-ui, sans-serif);color:var(--fg);}
+*{box-sizing:border-box;}
+button, select{font:inherit;color:inherit;}
+:focus-visible{outline:2px solid var(--accent);outline-offset:2px;}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap;}
+[hidden]{display:none !important;}
+.bar{display:flex;align-items:center;gap:.5rem;}
+.bell{position:relative;display:grid;place-items:center;width:2.5rem;height:2.5rem;border:1px solid var(--line);
+  border-radius:50%;background:var(--bg);cursor:pointer;}
+.bell svg{width:1.25rem;height:1.25rem;fill:currentColor;}
+.badge{position:absolute;top:-.3rem;right:-.4rem;min-width:1.3rem;padding:0 .3rem;border-radius:.65rem;
+  background:var(--alert);color:#fff;font-size:12px;font-weight:700;line-height:1.3rem;text-align:center;}
+.conn{font-size:12px;color:var(--muted);}
+.panel{position:absolute;right:0;top:calc(100% + .5rem);z-index:1000;width:min(24rem, 92vw);max-height:70vh;
+  overflow:auto;background:var(--bg);border:1px solid var(--line);border-radius:.5rem;box-shadow:0 8px 24px #0003;}
+.panel header, .tools{display:flex;align-items:center;justify-content:space-between;gap:.5rem;padding:.5rem .75rem;}
+.panel h2{margin:0;font-size:16px;}
+.state{font-size:12px;color:var(--muted);}
+.state::before{content:'';display:inline-block;width:.5rem;height:.5rem;margin-right:.3rem;border-radius:50%;background:var(--alert);}
+:host([data-status=connected]) .state::before{background:#1e7d32;}
+.tools{border-bottom:1px solid var(--line);}
+.tools button, .older, .desktop, .actions button{border:1px solid var(--line);border-radius:.3rem;background:var(--bg);
+  padding:.2rem .5rem;cursor:pointer;}
+.desktop, .older{display:block;margin:.5rem .75rem;}
+.list{list-style:none;margin:0;padding:0;}
+.item{display:grid;grid-template-columns:1fr auto;gap:.25rem .5rem;padding:.6rem .75rem;border-bottom:1px solid var(--line);}
+.item.unread{background:color-mix(in srgb, var(--accent) 7%, var(--bg));}
+.item.unread .title::before{content:'';display:inline-block;width:.5rem;height:.5rem;margin-right:.35rem;
+  border-radius:50%;background:var(--accent);}
+.item[data-priority=urgent]{border-left:4px solid var(--alert);}
+.open{display:block;min-width:0;padding:0;border:0;background:none;text-align:left;color:inherit;
+  text-decoration:none;cursor:pointer;}
+.title{font-weight:600;overflow-wrap:anywhere;}
+.more{margin-left:.25rem;color:var(--muted);}
+.body{display:block;margin:.1rem 0 0;color:var(--muted);overflow-wrap:anywhere;}
+time{display:block;font-size:12px;color:var(--muted);}
+.actions{display:flex;flex-direction:column;gap:.25rem;align-items:flex-end;}
+.members{grid-column:1 / -1;margin:0;color:var(--muted);}
+.empty{margin:0;padding:1rem .75rem;color:var(--muted);}
+.toasts{position:fixed;right:1rem;bottom:1rem;z-index:1001;display:flex;flex-direction:column;gap:.5rem;
+  width:min(22rem, calc(100vw - 2rem));}
+.toast{position:relative;padding:.75rem 2.25rem .75rem .9rem;background:var(--bg);border:1px solid var(--line);
+  border-left:4px solid var(--accent);border-radius:.4rem;box-shadow:0 4px 16px #0003;}
+.toast[data-priority=urgent]{border-left-color:var(--alert);}
+.toast .title{display:block;color:inherit;}
+.toast .body{margin:.2rem 0 0;}
+.dismiss{position:absolute;top:.3rem;right:.3rem;width:1.75rem;height:1.75rem;border:0;border-radius:.3rem;
+  background:none;font-size:18px;line-height:1;cursor:pointer;}
+@media (prefers-reduced-motion:no-preference) {
+  .toast{animation:herald-in .2s ease-out;}
+  .panel{animation:herald-in .12s ease-out;}
 }
-@keyframes herald-in { from { opacity: 0; transform: translateY(.5rem); } }
+@keyframes herald-in{from{opacity:0;transform:translateY(.5rem);}}
 `;
