@@ -15,6 +15,7 @@ from markupsafe import Markup
 from herald.admin import render
 from herald.admin_sampler import MetricsSampler, Point, Sample
 from herald.auth import services
+from herald.fanout import Presence
 
 WIDTH, HEIGHT = 300, 64
 
@@ -73,6 +74,16 @@ def chart(series: Sequence[tuple[str, Sequence[Point]]], label: str, unit: str =
         f'<span class="peak">peak {_number(peak)}{unit}</span>')
 
 
+def online_card(presence: Presence) -> Card:
+    """Users online cluster-wide, from the connection registry the Web Push fallback uses too."""
+    nodes = sorted(presence.nodes.items(), key=lambda node: -node[1])
+    shown = ", ".join(f"{name[:12]}: {users:,}" for name, users in nodes[:8])
+    more = f" and {len(nodes) - 8} more" if len(nodes) > 8 else ""
+    where = f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}" if nodes else "no node reporting"
+    return Card("Users online", f"{presence.users:,}", f"across {where}" + (f" ({shown}{more})" if nodes else ""),
+                Markup(""), [])
+
+
 def cards(sampler: MetricsSampler, now: Sample) -> list[Card]:
     p50, p95, p99 = (sampler.recent_latency(q, now) for q in (0.5, 0.95, 0.99))
     latency_value = "not measured yet" if now.latency is None else f"p50 {_ms(p50)}"
@@ -81,7 +92,7 @@ def cards(sampler: MetricsSampler, now: Sample) -> list[Card]:
     push_ok, push_failed = sampler.recent_rate("push_ok", now), sampler.recent_rate("push_failed", now)
     limited = sampler.recent_rate("rate_limited", now) if now.rate_limited is not None else None
     return [
-        Card("Connections now", _number(now.connections), "open streams on this process",
+        Card("Connections now", _number(now.connections), "open streams on this node (all its workers)",
              chart([("s1", sampler.gauge("connections"))], "Connections"), [("s1", "connections")]),
         Card("Notifications per minute", _number(sampler.recent_rate("publishes", now) or 0.0),
              f"{_number(sampler.recent_rate('inbox_writes', now) or 0.0)} inbox deliveries per minute",
@@ -112,11 +123,13 @@ class DashboardController(Controller):
     @get("/")
     async def page(self, request: Request) -> Response[str]:
         sampler = services(request).admin.sampler
-        return render(request, "dashboard.html", title="Dashboard", cards=cards(sampler, sampler.now()),
+        online = online_card(await services(request).fanout.presence())
+        return render(request, "dashboard.html", title="Dashboard", cards=[online, *cards(sampler, sampler.now())],
                       interval=sampler.interval_seconds)
 
     @get("/panel")
     async def panel(self, request: Request) -> Response[str]:
         """The cards alone, polled by the page."""
         sampler = services(request).admin.sampler
-        return render(request, "_dashboard_panel.html", cards=cards(sampler, sampler.now()))
+        online = online_card(await services(request).fanout.presence())
+        return render(request, "_dashboard_panel.html", cards=[online, *cards(sampler, sampler.now())])

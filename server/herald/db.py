@@ -11,14 +11,14 @@ import contextlib
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
+import msgspec
 from alembic import command
 from alembic.config import Config
-import msgspec
 from sqlalchemy import Text, any_, event, func, literal, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.elements import ColumnElement
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

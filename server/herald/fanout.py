@@ -39,6 +39,13 @@ class BusEvent(msgspec.Struct, array_like=True, frozen=True):
     """When the publish was accepted (epoch seconds), for the delivery latency histogram; 0: not measured."""
 
 
+class Presence(msgspec.Struct, frozen=True):
+    """Who is online, cluster-wide: distinct users with a live connection, and users per node."""
+
+    users: int
+    nodes: dict[str, int]
+
+
 class Listener(Protocol):
     def offer(self, event: BusEvent) -> None: ...
 
@@ -87,6 +94,10 @@ class Fanout(abc.ABC):
     async def online(self, user_ids: Iterable[str]) -> set[str]:
         """Which of these users have a live connection. Here: in this process; a multi-process bus asks them all."""
         return {user_id for user_id in user_ids if user_id in self._listeners}
+
+    async def presence(self) -> Presence:
+        """Users online everywhere this bus reaches (for the admin dashboard). Here: this process."""
+        return Presence(len(self._listeners), {"this process": len(self._listeners)})
 
     def deliver_local(self, events: Sequence[BusEvent]) -> int:
         """Offer each event to this process's listeners of its user or channel; returns how many offers were made."""

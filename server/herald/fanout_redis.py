@@ -42,7 +42,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from herald.fanout import BusEvent, Fanout, Listener
+from herald.fanout import BusEvent, Fanout, Listener, Presence
 from herald.metrics import Metrics
 
 log = logging.getLogger("herald.fanout")
@@ -154,6 +154,27 @@ class RedisFanout(Fanout):
         for flags in answers:
             found.update(user for user, here in zip(others, flags) if here)
         return found
+
+    async def presence(self) -> Presence:
+        """Distinct users online across the live nodes (a union of their sets), and users per node."""
+        try:
+            nodes = [node.decode() for node in
+                     await self.redis.zrangebyscore(NODES, time.time() - PRESENCE_TTL_SECONDS, "+inf")]
+            keys = [f"herald:node:{node}:users" for node in nodes]
+            if not keys:
+                return Presence(0, {})
+            scratch = f"herald:presence:{self.node_id}"
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for key in keys:
+                    pipe.scard(key)
+                pipe.sunionstore(scratch, keys)
+                pipe.delete(scratch)
+                answers = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("presence unavailable (%s): answering for this node only", exc)
+            self._count_error("presence")
+            return Presence(len(self._listeners), {self.node_id: len(self._listeners)})
+        return Presence(answers[len(keys)], dict(zip(nodes, answers[:len(keys)])))
 
     async def _presence_forever(self) -> None:
         """Write presence changes in batches; refresh this node's registration and expiry."""

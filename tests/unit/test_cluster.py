@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -262,3 +263,29 @@ async def test_through_nginx_a_stream_survives_the_death_of_its_node(nginx: str,
         while len(received) < len(published):
             received.append((await second.until("notification", timeout=15)).json()["id"])
     assert received == published
+
+
+async def test_the_admin_dashboard_counts_users_online_across_nodes(cluster: tuple[HeraldServer, HeraldServer],
+                                                                    user_id: str) -> None:
+    from tests.unit.test_admin_support import eventually, signed_in
+
+    a, b = cluster
+    admin = signed_in(a)
+    both, only_b = user_id + "-both", user_id + "-b"
+    async with open_stream(a.url, a.token(both)) as s1, open_stream(b.url, b.token(both)) as s2, \
+            open_stream(b.url, b.token(only_b)) as s3:
+        for stream in (s1, s2, s3):
+            await stream.until("ready")
+
+        def card() -> tuple[int, list[int]] | None:
+            panel = admin.get("/admin/dashboard/panel").text
+            match = re.search(r'Users online</h2>\s*<p class="value">([0-9,]+)</p>\s*<p class="note">across \d+ nodes? '
+                              r'\(([^)]*)\)', panel)
+            if match is None:
+                return None
+            nodes = sorted(int(node.split(": ")[1].replace(",", "")) for node in match.group(2).split(", "))
+            return int(match.group(1).replace(",", "")), nodes
+
+        # Presence is written in batches: wait for all three streams to show.
+        assert eventually(lambda: card() == (2, [1, 2])), f"a user on both nodes counts once: {card()}"
+    admin.close()
