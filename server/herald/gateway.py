@@ -159,6 +159,9 @@ class Gateway:
         except BaseException:
             self._closed(conn)
             raise
+        if conn not in self._open:  # a newer connection of the same user took its place meanwhile
+            sink.close("too_many_connections")
+            return None
         if sink.closed:
             self._closed(conn)
             return None

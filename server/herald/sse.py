@@ -153,6 +153,7 @@ class TransportSink(asyncio.Protocol):
             final = closing_frame(reason)
             self._transport.write((b"%x\r\n%b\r\n" % (len(final), final) if final else b"") + b"0\r\n\r\n")
             self._transport.close()
+            self.connection_lost(None)  # closed for the gateway now: nothing more is written
 
     def _wake_flush(self) -> None:
         if self._drained is not None and not self._drained.done():
