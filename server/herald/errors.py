@@ -88,7 +88,9 @@ def _herald(_: Request, exc: HeraldError) -> Response[Any]:
 def _validation(_: Request, exc: ValidationException) -> Response[Any]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
-    key, source, message = first.get("key"), first.get("source"), str(first.get("message", ""))
+    key, message = first.get("key"), str(first.get("message", ""))
+    # Litestar gives the source as a ParamType, a str enum that formats as "ParamType.QUERY".
+    source = getattr(first.get("source"), "value", first.get("source"))
     if source == "body" and key == "data" and message == "'data'":
         return error_response("invalid_json", 400, "A JSON request body is required.")
     if not first:
