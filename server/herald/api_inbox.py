@@ -106,6 +106,8 @@ class InboxController(Controller):
 
 async def mark_read(s: Services, user_id: str, item_ids: list[str] | None) -> UnreadCount:
     """Mark read (all, for ``None``) and tell every connection of the user, on every transport and node."""
+    if item_ids is not None and any("\x00" in item_id for item_id in item_ids):
+        raise not_found("No such notification in your inbox.")  # ids never hold NUL; PostgreSQL could not even look
     result = await s.inbox.mark_read(user_id, item_ids)
     if result is None:
         raise not_found("No such notification in your inbox.")

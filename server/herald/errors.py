@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger("herald.errors")
@@ -121,6 +121,16 @@ def _database(_: Request, exc: Exception) -> Response[Any]:
     return error_response("unavailable", 503, "The database is unavailable; try again shortly.", {"Retry-After": "5"})
 
 
+def _database_refused(request: Request, exc: DBAPIError) -> Response[Any]:
+    # SQLSTATE class 22 is "data exception": a value the database cannot take, such as a NUL
+    # character in a text column on PostgreSQL. It came from the request, so it is the client's 400.
+    if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response("invalid_request", 400, "The request holds a value that cannot be stored "
+                                                      "(such as a NUL character).")
+    return _unexpected(request, exc)
+
+
 def _unexpected(request: Request, exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response("internal_error", 500, "Something went wrong on our side.")
@@ -138,6 +148,7 @@ EXCEPTION_HANDLERS = {
     OperationalError: _database,
     InterfaceError: _database,
     PoolTimeout: _database,
+    DBAPIError: _database_refused,
     ConnectionError: _database,
     Exception: _unexpected,
 }

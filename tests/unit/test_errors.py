@@ -17,3 +17,25 @@ def test_validation_errors_name_the_parameter_as_the_client_sent_it(server: Hera
     path = httpx.get(server.url + "/api/groups/%C2%84", headers=server.headers())
     assert path.status_code == 400
     assert path.json()["message"].startswith("path parameter 'name': "), path.json()
+
+
+def test_nul_characters_are_refused_with_a_400_and_store_nothing(server: HeraldServer, user_id: str) -> None:
+    # PostgreSQL cannot store NUL in text; before this was checked, every one of these was a 500 there.
+    for field in ("title", "body", "groupKey", "actor", "idempotencyKey", "url"):
+        value = "/x\x00y" if field == "url" else "x\x00y"
+        body = {"to": {"users": [user_id]}, "type": "t", "title": "ok", field: value}
+        response = httpx.post(server.url + "/api/publish", json=body, headers=server.headers())
+        assert response.status_code == 400, (field, response.text)
+        assert response.json() == {"error": "invalid_request", "message": f'"{field}" must not contain NUL characters.'}
+    listing = httpx.get(server.url + "/api/notifications", headers=auth(server, user_id)).json()
+    assert listing["items"] == [] and listing["cursor"] == "0"
+
+
+def test_nul_characters_in_ids_and_endpoints_are_a_4xx_not_a_500(server: HeraldServer, user_id: str) -> None:
+    read = httpx.post(f"{server.url}/api/notifications/a%00b/read", headers=auth(server, user_id))
+    assert read.status_code == 404 and read.json()["error"] == "not_found"
+    gone = httpx.request("DELETE", server.url + "/api/push/subscriptions", json={"endpoint": "https://x/\x00"},
+                         headers=auth(server, user_id))
+    # SQLite can look the value up and finds nothing (404); PostgreSQL refuses the value itself (400).
+    assert gone.status_code in (400, 404), gone.text
+    assert gone.json()["error"] in ("invalid_request", "not_found")
