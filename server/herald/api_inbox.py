@@ -5,12 +5,14 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from herald.auth import services, subscriber_dependency
 from herald.errors import invalid_cursor, invalid_request, not_found
 from herald.fanout import BusEvent
-from herald.poll import poll
+from herald.poll import PollAnswer, poll
 from herald.services import Services
 from herald.sse import AsgiSink, SSEEncoder, SSEStream, TransportSink
 from herald.wire import Notification, encoder, parse_cursor
@@ -55,7 +57,8 @@ class InboxController(Controller):
 
         return SSEStream(serve)
 
-    @get("/poll", media_type=MediaType.JSON)
+    @get("/poll", media_type=MediaType.JSON,
+         responses={200: ResponseSpec(PollAnswer, description="Items after the cursor", generate_examples=False)})
     async def long_poll(
         self,
         request: Request,
@@ -98,7 +101,7 @@ class InboxController(Controller):
         """Mark every item read, on every tab and device of this user."""
         return await mark_read(services(request), user_id, None)
 
-    @post("/{item_id:str}/read", status_code=200)
+    @post("/{item_id:str}/read", status_code=200, raises=[NotFoundException])
     async def read_one(self, request: Request, user_id: str, item_id: Annotated[str, Parameter(max_length=64)]) -> UnreadCount:
         """Mark one item read, on every tab and device of this user."""
         return await mark_read(services(request), user_id, [item_id])

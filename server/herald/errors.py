@@ -12,6 +12,10 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.plugins import ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -152,3 +156,63 @@ EXCEPTION_HANDLERS = {
     ConnectionError: _database,
     Exception: _unexpected,
 }
+
+
+class ErrorBody(msgspec.Struct):
+    """Every error response (design section 8)."""
+
+    error: str
+    """A stable code clients may branch on: invalid_request, invalid_json, invalid_cursor, unauthorized, ..."""
+    message: str
+    """A sentence for humans; may be reworded between versions."""
+
+
+_DESCRIPTIONS = {
+    400: "Invalid request: `invalid_request`, `invalid_json` or `invalid_cursor`.",
+    401: "`unauthorized`: missing, invalid or expired credentials.",
+    403: "`forbidden`.",
+    404: "`not_found`: no such resource, or not yours.",
+    413: "`payload_too_large`: the request body is over the limit.",
+    415: "`unsupported_media_type`: send `Content-Type: application/json`.",
+    429: "`rate_limited`; see `Retry-After`.",
+    503: "`unavailable`: the database (or the bus) is unreachable; see `Retry-After`.",
+}
+_CREDENTIALS = frozenset({"producer", "user_id"})
+_NOT_INPUT = frozenset({"self", "request", "socket", "data"}) | _CREDENTIALS
+
+
+def documented_errors(handler: HTTPRouteHandler) -> set[int]:
+    """The error statuses a handler can answer, from what it takes; ``raises=[...]`` adds the rest (e.g. 404)."""
+    from herald.api_producer import json_body  # the guard lives with the handlers that use it
+
+    statuses = {exc.status_code for exc in handler.raises or ()}
+    parameters = set(handler.parsed_fn_signature.parameters)
+    authenticated = bool(_CREDENTIALS & set(handler.resolve_dependencies()))
+    if parameters - _NOT_INPUT:
+        statuses.add(400)
+    if "data" in parameters:
+        statuses |= {400, 413}
+    if json_body in [getattr(guard, "func", guard) for guard in handler.resolve_guards()]:  # sync guards come wrapped
+        statuses.add(415)
+    if authenticated:
+        statuses.add(401)
+    if authenticated or "data" in parameters:
+        statuses.add(503)  # those read or write the database
+    return statuses
+
+
+class ErrorResponses(ReceiveRoutePlugin):
+    """Declares the contract's error body in the OpenAPI document for every status a route can answer.
+
+    Litestar would otherwise document its own ``{"status_code", "detail"}`` body, which Herald never sends.
+    """
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if not isinstance(route, HTTPRoute):
+            return
+        for handler in route.route_handlers:
+            if not handler.include_in_schema:
+                continue
+            errors = {status: ResponseSpec(ErrorBody, description=_DESCRIPTIONS[status], generate_examples=False)
+                      for status in sorted(documented_errors(handler))}
+            handler.responses = {**errors, **(handler.responses or {})}
