@@ -21,12 +21,21 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
+from hypothesis import core as hypothesis_core
 from hypothesis import given, settings
 from hypothesis.errors import Unsatisfiable
+from hypothesis.vendor import pretty
 from schemathesis import GenerationMode
+from schemathesis.generation.hypothesis import setup as schemathesis_hypothesis_setup
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from tests.herald_server import HeraldServer
+
+# schemathesis swaps Hypothesis's printer of failing examples for one that prints nothing (a
+# speed-up for its own runs), once, when its generation first loads. Let it do so now, then put the
+# printer back, so that every Hypothesis test in the session still says which example failed.
+schemathesis_hypothesis_setup()
+hypothesis_core.RepresentationPrinter = pretty.RepresentationPrinter
 
 EXAMPLES_PER_MODE = 25
 EXCLUDED_CHECKS = [positive_data_acceptance, allow_header_conformance]
