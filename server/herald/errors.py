@@ -126,6 +126,10 @@ def _database(_: Request, exc: Exception) -> Response[Any]:
 
 
 def _database_refused(request: Request, exc: DBAPIError) -> Response[Any]:
+    if exc.connection_invalidated:
+        # The connection died under the query (asyncpg: "closed in the middle of operation"), which
+        # SQLAlchemy raises as a plain DBAPIError rather than an OperationalError: the database is gone.
+        return _database(request, exc)
     # SQLSTATE class 22 is "data exception": a value the database cannot take, such as a NUL
     # character in a text column on PostgreSQL. It came from the request, so it is the client's 400.
     if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):

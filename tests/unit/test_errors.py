@@ -79,3 +79,31 @@ def test_openapi_describes_the_bodies_that_are_sent(server: HeraldServer, user_i
     answer = httpx.get(server.url + "/api/notifications/poll", params={"timeout": "0"}, headers=auth(server, user_id))
     required = document["components"]["schemas"]["PollAnswer"]["required"]
     assert sorted(answer.json()) == sorted(required)
+
+
+def _answer_to(exc: Exception) -> httpx.Response:
+    """What the error catalogue answers when a handler raises ``exc``."""
+    from litestar import Litestar, get
+    from litestar.testing import TestClient
+
+    from herald.errors import EXCEPTION_HANDLERS
+
+    @get("/boom")
+    async def boom() -> None:
+        raise exc
+
+    with TestClient(Litestar([boom], exception_handlers=EXCEPTION_HANDLERS), raise_server_exceptions=False) as client:
+        return client.get("/boom")
+
+
+def test_a_connection_that_dies_under_a_query_is_a_503_with_retry_after() -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    # What asyncpg's "connection was closed in the middle of operation" becomes in SQLAlchemy.
+    died = DBAPIError("SELECT 1", {}, ConnectionResetError("closed in the middle of operation"),
+                      connection_invalidated=True)
+    response = _answer_to(died)
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert response.json()["error"] == "unavailable"
+    other = _answer_to(DBAPIError("SELECT 1", {}, RuntimeError("a bug of ours")))
+    assert other.status_code == 500 and other.json()["error"] == "internal_error"
