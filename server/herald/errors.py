@@ -121,18 +121,35 @@ def _is_decode_error(detail: str) -> bool:
 
 
 def _database(_: Request, exc: Exception) -> Response[Any]:
+    if _out_of_space(exc):
+        # 503, not 507: the producer's answer is the same as for any database outage (retry after a
+        # while, the notification is not stored), and 503 with Retry-After is what clients already
+        # retry; the message and this error-level log tell the operator what to fix.
+        log.error("database out of disk space: %s", exc)
+        return error_response("unavailable", 503, "The database is out of disk space; try again later.",
+                              {"Retry-After": "30"})
     log.warning("database unavailable: %s", exc)
     return error_response("unavailable", 503, "The database is unavailable; try again shortly.", {"Retry-After": "5"})
 
 
+def _sqlstate(exc: Exception) -> str:
+    return str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+
+
+def _out_of_space(exc: Exception) -> bool:
+    # SQLite's SQLITE_FULL, and PostgreSQL's disk_full (SQLSTATE 53100).
+    return "database or disk is full" in str(getattr(exc, "orig", exc)) or _sqlstate(exc) == "53100"
+
+
 def _database_refused(request: Request, exc: DBAPIError) -> Response[Any]:
-    if exc.connection_invalidated:
-        # The connection died under the query (asyncpg: "closed in the middle of operation"), which
-        # SQLAlchemy raises as a plain DBAPIError rather than an OperationalError: the database is gone.
+    # SQLAlchemy raises several asyncpg failures as a plain DBAPIError, not an OperationalError.
+    if exc.connection_invalidated or _sqlstate(exc).startswith(("53", "57P", "08")):
+        # The connection died under the query ("closed in the middle of operation"), or the server is
+        # out of resources (class 53: disk, memory, connections), shutting down (57P) or unreachable (08).
         return _database(request, exc)
     # SQLSTATE class 22 is "data exception": a value the database cannot take, such as a NUL
     # character in a text column on PostgreSQL. It came from the request, so it is the client's 400.
-    if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+    if _sqlstate(exc).startswith("22"):
         log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
         return error_response("invalid_request", 400, "The request holds a value that cannot be stored "
                                                       "(such as a NUL character).")

@@ -107,3 +107,20 @@ def test_a_connection_that_dies_under_a_query_is_a_503_with_retry_after() -> Non
     assert response.json()["error"] == "unavailable"
     other = _answer_to(DBAPIError("SELECT 1", {}, RuntimeError("a bug of ours")))
     assert other.status_code == 500 and other.json()["error"] == "internal_error"
+
+
+class _PostgresError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def test_postgres_out_of_resources_or_shutting_down_is_a_503() -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    disk_full = _answer_to(DBAPIError("INSERT", {}, _PostgresError("53100")))
+    assert disk_full.status_code == 503 and disk_full.headers["retry-after"] == "30"
+    assert disk_full.json() == {"error": "unavailable", "message": "The database is out of disk space; try again later."}
+    for sqlstate in ("53300", "57P01", "08006"):  # too many connections, admin shutdown, connection failure
+        response = _answer_to(DBAPIError("SELECT 1", {}, _PostgresError(sqlstate)))
+        assert (response.status_code, response.json()["error"]) == (503, "unavailable"), sqlstate
