@@ -29,7 +29,8 @@ def request(port: int, method: str, target: bytes | str, headers: list[tuple[byt
     """Send one request exactly as given (no escaping, no validation) and read the answer."""
     lines = [method.encode() + b" " + _bytes(target) + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
     lines += [_bytes(name) + b": " + _bytes(value) for name, value in headers]
-    if body or method in ("POST", "PUT", "DELETE"):
+    given = {_bytes(name).lower() for name, _ in headers}
+    if (body or method in ("POST", "PUT", "DELETE")) and not given & {b"content-length", b"transfer-encoding"}:
         lines.append(b"Content-Length: %d" % len(body))
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)

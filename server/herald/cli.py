@@ -101,8 +101,9 @@ def _serve(settings: Settings, workers: int) -> int:
     uvicorn.run(
         "herald.app:app_from_environment", factory=True, host=settings.host, port=settings.port, workers=workers,
         loop="uvloop", http="httptools", log_level="info", access_log=False, timeout_graceful_shutdown=3,
-        # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s.
-        ws_ping_interval=30, ws_ping_timeout=10,
+        # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s. A client message is
+        # at most 500 ids, so the request body limit bounds it too (uvicorn's default is 16 MiB).
+        ws_ping_interval=30, ws_ping_timeout=10, ws_max_size=settings.max_body_bytes,
     )
     return 0
 
