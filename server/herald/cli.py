@@ -90,7 +90,8 @@ def _serve(settings: Settings, workers: int) -> int:
         migrate(settings.effective_database_url)
     if not settings.is_production:
         print(f"Herald (development) on http://{settings.host}:{settings.port}/  demo page at /", flush=True)
-        print(f"Development API key: {settings.api_keys[0]}", flush=True)
+        if _generated_key(settings):  # a key from HERALD_API_KEYS may be a real one: never printed
+            print(f"Development API key: {settings.api_keys[0]}", flush=True)
     # Workers are fresh processes that build their settings from the environment:
     # hand them what the flags and the development defaults decided here.
     os.environ.update({
@@ -106,6 +107,14 @@ def _serve(settings: Settings, workers: int) -> int:
         ws_ping_interval=30, ws_ping_timeout=10, ws_max_size=settings.max_body_bytes,
     )
     return 0
+
+
+def _generated_key(settings: Settings) -> bool:
+    """Whether the first API key is the development one Herald generated (kept in ``data/dev-api-key``)."""
+    from pathlib import Path
+
+    kept = Path(settings.data_dir) / "dev-api-key"
+    return kept.is_file() and kept.read_text().strip() == settings.api_keys[0]
 
 
 if __name__ == "__main__":
