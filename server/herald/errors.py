@@ -175,6 +175,8 @@ EXCEPTION_HANDLERS = {
     PoolTimeout: _database,
     DBAPIError: _database_refused,
     ConnectionError: _database,
+    # A database that does not answer in time (the driver's connect or command timeout) is gone for now.
+    TimeoutError: _database,
     Exception: _unexpected,
 }
 

@@ -124,3 +124,10 @@ def test_postgres_out_of_resources_or_shutting_down_is_a_503() -> None:
     for sqlstate in ("53300", "57P01", "08006"):  # too many connections, admin shutdown, connection failure
         response = _answer_to(DBAPIError("SELECT 1", {}, _PostgresError(sqlstate)))
         assert (response.status_code, response.json()["error"]) == (503, "unavailable"), sqlstate
+
+
+def test_a_database_that_does_not_answer_in_time_is_a_503() -> None:
+    # asyncpg raises the builtin TimeoutError when its connect or command timeout runs out.
+    response = _answer_to(TimeoutError())
+    assert (response.status_code, response.json()["error"]) == (503, "unavailable")
+    assert response.headers["retry-after"] == "5"
