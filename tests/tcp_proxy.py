@@ -2,7 +2,9 @@
 
 ``cut()`` resets every proxied connection and closes the listening socket, so the client sees what
 it would see if the server died: connections broken mid-query, then "connection refused".
-``restore()`` listens again on the same port. Threads, not asyncio, so sync tests can drive it.
+``restore()`` listens again on the same port. ``freeze()`` is the nastier fault, a network partition
+or a hung host: connections stay open and new ones are accepted, but no byte gets through until
+``thaw()``. Threads, not asyncio, so sync tests can drive it.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
         self.connections = 0  # accepted so far, for tests that want to see traffic went through
 
     def __enter__(self) -> "TcpProxy":
@@ -54,7 +58,15 @@ class TcpProxy:
         if self._listener is None:
             self.start()
 
+    def freeze(self) -> None:
+        """Hold every byte in both directions, on open and new connections, until ``thaw``."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
+        self.thaw()
         self.cut()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -82,6 +94,7 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
