@@ -5,6 +5,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from herald.api_producer import json_body
@@ -12,7 +14,7 @@ from herald.admission import admit_stream
 from herald.auth import services, subscriber_dependency
 from herald.errors import invalid_cursor, invalid_request, not_found
 from herald.fanout import BusEvent
-from herald.poll import poll
+from herald.poll import PollAnswer, poll
 from herald.receipts import MAX_IDS_PER_ACK
 from herald.services import Services
 from herald.connection import Connection
@@ -70,7 +72,8 @@ class InboxController(Controller):
 
         return SSEStream(open_stream)
 
-    @get("/poll", media_type=MediaType.JSON, guards=[admit_stream], opt={"transport": "poll"})
+    @get("/poll", media_type=MediaType.JSON, guards=[admit_stream], opt={"transport": "poll"},
+         responses={200: ResponseSpec(PollAnswer, description="Items after the cursor", generate_examples=False)})
     async def long_poll(
         self,
         request: Request,
@@ -121,7 +124,7 @@ class InboxController(Controller):
         """Mark every item read, on every tab and device of this user."""
         return await mark_read(services(request), user_id, None)
 
-    @post("/{item_id:str}/read", status_code=200)
+    @post("/{item_id:str}/read", status_code=200, raises=[NotFoundException])
     async def read_one(self, request: Request, user_id: str, item_id: Annotated[str, Parameter(max_length=64)]) -> UnreadCount:
         """Mark one item read, on every tab and device of this user."""
         return await mark_read(services(request), user_id, [item_id])
@@ -129,6 +132,8 @@ class InboxController(Controller):
 
 async def mark_read(s: Services, user_id: str, item_ids: list[str] | None) -> UnreadCount:
     """Mark read (all, for ``None``) and tell every connection of the user, on every transport and node."""
+    if item_ids is not None and any("\x00" in item_id for item_id in item_ids):
+        raise not_found("No such notification in your inbox.")  # ids never hold NUL; PostgreSQL could not even look
     result = await s.inbox.mark_read(user_id, item_ids)
     if result is None:
         raise not_found("No such notification in your inbox.")

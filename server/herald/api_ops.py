@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Request, Response, get
+from litestar.exceptions import ServiceUnavailableException
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from herald.auth import services
@@ -18,7 +19,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", tags=["operations"])
+@get("/readyz", tags=["operations"], raises=[ServiceUnavailableException])
 async def readyz(request: Request) -> Response[dict[str, str]]:
     """The database (and Redis, when configured) answer; 503 otherwise."""
     s = services(request)

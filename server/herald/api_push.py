@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.exceptions import NotFoundException
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from herald.api_producer import json_body
@@ -62,7 +63,8 @@ class PushController(Controller):
         await push.subscribe(user_id, Subscription(data.endpoint, data.keys.p256dh, data.keys.auth))
         return SubscriptionCreated(data.endpoint)
 
-    @delete("/subscriptions", status_code=HTTP_204_NO_CONTENT, guards=[json_body], dependencies=subscriber_dependency)
+    @delete("/subscriptions", status_code=HTTP_204_NO_CONTENT, guards=[json_body], dependencies=subscriber_dependency,
+            raises=[NotFoundException])
     async def unsubscribe(self, request: Request, data: EndpointBody, user_id: str) -> None:
         """Forget this browser's subscription (on logout). 404 if it is not the signed-in user's."""
         if not await services(request).push.unsubscribe(user_id, data.endpoint):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, Response, delete, post
 from litestar.datastructures import Cookie
+from litestar.exceptions import NotAuthorizedException
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from herald.auth import SESSION_COOKIE, bearer, services
@@ -31,7 +32,7 @@ class SessionController(Controller):
     path = "/api/session"
     tags = ["session"]
 
-    @post("/", status_code=200)
+    @post("/", status_code=200, raises=[NotAuthorizedException])
     async def create(self, request: Request) -> Response[SessionResponse]:
         """Send ``Authorization: Bearer <subscriber token>``; get the session cookie."""
         token = bearer(request)
@@ -44,9 +45,8 @@ class SessionController(Controller):
         cookie, answer = session_cookie(request, user_id)
         return Response(answer, cookies=[cookie])
 
-    @delete("/", status_code=HTTP_204_NO_CONTENT)
-    async def end(self) -> Response[None]:
+    # Cookies on the decorator, so that the handler returns None and OpenAPI documents no body.
+    @delete("/", status_code=HTTP_204_NO_CONTENT, response_cookies=[
+        Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/", httponly=True, samesite="lax")])
+    async def end(self) -> None:
         """Sign out: the cookie is cleared."""
-        return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=[
-            Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/", httponly=True, samesite="lax")
-        ])

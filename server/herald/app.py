@@ -20,7 +20,7 @@ from herald.api_ops import healthz, metrics, readyz
 from herald.api_producer import ProducerController
 from herald.api_push import PushController
 from herald.api_session import SessionController
-from herald.errors import EXCEPTION_HANDLERS
+from herald.errors import EXCEPTION_HANDLERS, ErrorResponses
 from herald.logs import REQUEST_ID_HEADER, RequestIdMiddleware, litestar_logging
 from herald.services import Services
 from herald.sse import RAW_SEND
@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> Litestar:
         on_shutdown=[on_shutdown],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=litestar_logging(settings),
+        plugins=[ErrorResponses()],
         request_max_body_size=settings.max_body_bytes,
         # Static files and JSON go out gzipped; the SSE stream must not (a proxy or browser
         # would buffer a compressed stream, and its fast path writes plain chunks).

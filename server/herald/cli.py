@@ -104,7 +104,7 @@ def _serve(settings: Settings, workers: int) -> int:
     if not settings.is_production:
         logging.getLogger("herald").info("Herald (development) on http://%s:%d/  demo page at /",
                                          settings.host, settings.port)
-        if not os.environ.get("HERALD_API_KEYS"):  # generated here: say it (once, on the terminal, not the log)
+        if _generated_key(settings):  # generated here: say it (once, on the terminal, not the log)
             print(f"Development API key: {settings.api_keys[0]}", flush=True)
     metrics_dir = None
     if workers > 1:
@@ -126,13 +126,22 @@ def _serve(settings: Settings, workers: int) -> int:
             # the client address is what the per-address connection limit buckets by.
             forwarded_allow_ips=[str(ipaddress.ip_network(p, strict=False)) for p in settings.trusted_proxies],
             timeout_graceful_shutdown=3,
-            # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s.
-            ws_ping_interval=30, ws_ping_timeout=10,
+            # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s. A client message is
+            # at most 500 ids, so the request body limit bounds it too (uvicorn's default is 16 MiB).
+            ws_ping_interval=30, ws_ping_timeout=10, ws_max_size=settings.max_body_bytes,
         )
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _generated_key(settings: Settings) -> bool:
+    """Whether the first API key is the development one Herald generated (kept in ``data/dev-api-key``)."""
+    from pathlib import Path
+
+    kept = Path(settings.data_dir) / "dev-api-key"
+    return kept.is_file() and kept.read_text().strip() == settings.api_keys[0]
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ class Connection:
     __slots__ = ("user_id", "cursor", "limit", "overflows", "replay_after", "replay_until", "gap_since",
                  "_known", "_done", "_max_known", "_heap", "_order", "sink", "encoder", "stats", "last_write",
                  "kick", "on_gap", "gap_timer", "pumping", "heartbeat_due", "channels", "_live",
-                 "writes_per_second", "_writes", "_window_end")
+                 "writes_per_second", "_writes", "_window_end", "resyncs")
 
     def __init__(self, user_id: str, limit: int, stats: Stats | None = None, writes_per_second: int = 1 << 30) -> None:
         self.user_id = user_id
@@ -86,6 +86,7 @@ class Connection:
         self.writes_per_second = writes_per_second
         self._writes = 0
         self._window_end = 0.0
+        self.resyncs = 0  # bumped by each resync, so that a replay page read meanwhile knows to read on
         self._live: collections.deque[BusEvent] | None = None  # live events waiting: best-effort, bounded
 
     @property
@@ -221,8 +222,11 @@ class Connection:
         return self.gap_since + after_seconds
 
     def resync(self) -> None:
+        """The bus may have lost anything: read the inbox from the cursor to its head, even mid-replay."""
+        self.resyncs += 1
         if self.replay_after is None:
-            self.replay_after, self.replay_until = self.cursor, None
+            self.replay_after = self.cursor
+        self.replay_until = None
         self.wake()
 
     def fill_gap(self) -> None:

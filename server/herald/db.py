@@ -42,8 +42,10 @@ class Database:
                                                            max_overflow=20, pool_timeout=30, hide_parameters=True)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
+            # A database that stops answering (a partition, a hung host) must not hold a publish until
+            # TCP gives up: connecting and each statement have bounds, beyond which errors.py answers 503.
             self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=10,
-                                              hide_parameters=True)
+                                              hide_parameters=True, connect_args={"timeout": 5, "command_timeout": 10})
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     def insert(self, table: Any) -> Any:

@@ -250,7 +250,7 @@ class Gateway:
         after, until = conn.replay_after, conn.replay_until
         assert after is not None
         start = max(after, conn.cursor)
-        overflows = conn.overflows
+        overflows, resyncs = conn.overflows, conn.resyncs
         rows = await self.inbox.items_after(conn.user_id, start, REPLAY_PAGE, until)
         if conn.overflows != overflows:
             return  # the queue overflowed meanwhile and asked for a re-read from the cursor: that one wins
@@ -259,7 +259,12 @@ class Gateway:
             conn.replay_after = covered
         else:
             covered = until if until is not None else (rows[-1][0] if rows else start)
-            conn.replay_after = conn.replay_until = None
+            if conn.resyncs != resyncs:
+                # The bus came back while this page was read (it may have lost anything past the
+                # bound this replay had): read on to the inbox head instead of ending here.
+                conn.replay_after, conn.replay_until = covered, None
+            else:
+                conn.replay_after = conn.replay_until = None
         conn.add_replayed(rows, start, covered)
 
     def _arm_gap_timer(self, conn: Connection) -> None:

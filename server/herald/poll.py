@@ -9,11 +9,25 @@ a poll can never miss what a wake-up did not carry.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import msgspec
 
 from herald.fanout import BusEvent, Fanout
 from herald.inbox import Inbox
+from herald.wire import Notification
 
 POLL_LIMIT = 100
+
+
+class PollAnswer(msgspec.Struct, rename="camel"):
+    """The shape of a poll's answer, for the OpenAPI document (``_answer`` writes the bytes directly)."""
+
+    items: list[Notification]
+    cursor: str
+    unread_count: int
+    reset: bool
+    read: dict[str, Any] | None
 
 
 class Waker:

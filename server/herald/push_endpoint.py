@@ -33,8 +33,10 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254"))
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data",
                             "instance-data.ec2.internal"})
-# NAT64 (RFC 6052) carries an IPv4 address in its low 32 bits.
+# NAT64 (RFC 6052) and the deprecated IPv4-compatible form (RFC 4291 2.5.5.1) carry an IPv4
+# address in their low 32 bits; 6to4 (2002::/16, RFC 3056) in bits 16-47.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -53,7 +55,9 @@ def address_kind(ip: IPAddress) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        elif ip in NAT64:
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip in NAT64 or (ip in IPV4_COMPATIBLE and not (ip.is_loopback or ip.is_unspecified)):
             ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if ip in METADATA_ADDRESSES:
         return "metadata"

@@ -91,6 +91,15 @@ def check_publish(request: PublishRequest) -> None:
         raise invalid_request(f'"data" must be at most {MAX_DATA_BYTES} bytes when encoded as JSON.')
     if request.url is not None and not _safe_url(request.url):
         raise invalid_request('"url" must be a relative path or an http(s) URL.')
+    for name in ("title", "body", "group_key", "url", "actor", "idempotency_key"):
+        value = getattr(request, name)
+        if value is not None and "\x00" in value:
+            # PostgreSQL cannot store NUL in text, and no title needs one: refused on every database alike.
+            raise invalid_request(f'"{_CAMEL[name]}" must not contain NUL characters.')
+
+
+_CAMEL = {"title": "title", "body": "body", "group_key": "groupKey", "url": "url", "actor": "actor",
+          "idempotency_key": "idempotencyKey"}
 
 
 def _safe_url(url: str) -> bool:

@@ -1,4 +1,4 @@
-"""The console command: migrate and token."""
+"""The console command: migrate, token, and what serve prints."""
 from __future__ import annotations
 
 import os
@@ -31,3 +31,19 @@ def test_bad_configuration_exits_2_with_a_message(tmp_path: Path) -> None:
     env = {**os.environ, "HERALD_DATA_DIR": str(tmp_path), "HERALD_PORT": "nope"}
     result = subprocess.run([sys.executable, "-m", "herald.cli", "token", "a"], env=env, capture_output=True, text=True)
     assert result.returncode == 2 and "HERALD_" in result.stderr
+
+
+def test_serve_prints_the_generated_development_key_and_never_a_configured_one(tmp_path: Path) -> None:
+    from tests.herald_server import HeraldServer
+
+    generated = HeraldServer(tmp_path / "generated")
+    generated.env.pop("HERALD_API_KEYS")
+    generated.start()
+    generated.stop()
+    key = (tmp_path / "generated" / "dev-api-key").read_text().strip()
+    assert f"Development API key: {key}" in generated.log_path.read_text()
+
+    configured = HeraldServer(tmp_path / "configured").start()  # HERALD_API_KEYS set, as on a staging box
+    configured.stop()
+    log = configured.log_path.read_text()
+    assert configured.api_key not in log and "Development API key" not in log

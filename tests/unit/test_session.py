@@ -9,12 +9,20 @@ import pytest
 
 from tests.herald_server import SECRET, HeraldServer
 
+PUSH_BODY = {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {"p256dh": "x", "auth": "y"}}
+# Every route that acts for a subscriber (the WebSocket is tested below, its refusal is a close code).
 SUBSCRIBER_ENDPOINTS = [
-    ("GET", "/api/notifications"),
-    ("GET", "/api/notifications/stream"),
-    ("POST", "/api/notifications/read-all"),
-    ("POST", "/api/notifications/01ABC/read"),
+    ("GET", "/api/notifications", None),
+    ("GET", "/api/notifications/stream", None),
+    ("GET", "/api/notifications/poll?timeout=0", None),
+    ("POST", "/api/notifications/read-all", None),
+    ("POST", "/api/notifications/01ABC/read", None),
+    ("POST", "/api/push/subscriptions", PUSH_BODY),
+    ("DELETE", "/api/push/subscriptions", {"endpoint": PUSH_BODY["endpoint"]}),
+    ("POST", "/api/session", None),
 ]
+CREDENTIALS = ["none", "expired", "forged", "wrong_kind", "wrong_issuer", "alg_none", "garbage",
+               "cookie_forged", "cookie_expired", "cookie_holding_a_subscriber_token"]
 
 
 def forge(user: str, *, secret: str = SECRET, aud: str = "herald:subscriber", exp_in: int = 3600, alg: str = "HS256") -> str:
@@ -31,22 +39,53 @@ def test_minted_token_reads_the_inbox_and_states_its_expiry(server: HeraldServer
     assert inbox.status_code == 200
 
 
-@pytest.mark.parametrize("method,path", SUBSCRIBER_ENDPOINTS)
-@pytest.mark.parametrize("credential", ["none", "expired", "forged", "wrong_kind", "alg_none", "garbage"])
-def test_subscriber_endpoints_refuse_bad_credentials_with_401(server: HeraldServer, user_id: str, method: str, path: str, credential: str) -> None:
+def bad_credential(user_id: str, credential: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(headers, cookies) carrying one wrong credential for ``user_id``."""
+    now = int(time.time())
     tokens = {
         "none": None,
         "expired": forge(user_id, exp_in=-10),
         "forged": forge(user_id, secret="not-the-server-secret-at-all-0000"),
         "wrong_kind": forge(user_id, aud="herald:session"),
-        "alg_none": jwt.encode({"sub": user_id, "exp": int(time.time()) + 60, "iss": "herald", "aud": "herald:subscriber"}, None, algorithm="none"),
+        "wrong_issuer": jwt.encode({"sub": user_id, "iat": now, "exp": now + 60, "iss": "someone-else",
+                                    "aud": "herald:subscriber"}, SECRET, algorithm="HS256"),
+        "alg_none": jwt.encode({"sub": user_id, "exp": now + 60, "iss": "herald", "aud": "herald:subscriber"}, None, algorithm="none"),
         "garbage": "not.a.token",
     }
+    cookies = {
+        "cookie_forged": forge(user_id, secret="not-the-server-secret-at-all-0000", aud="herald:session"),
+        "cookie_expired": forge(user_id, aud="herald:session", exp_in=-10),
+        "cookie_holding_a_subscriber_token": forge(user_id),  # the other kind: a Bearer token is not a session
+    }
+    if credential in cookies:
+        return {}, {"herald_session": cookies[credential]}
     token = tokens[credential]
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.request(method, server.url + path, headers=headers)
-    assert response.status_code == 401
+    return ({"Authorization": f"Bearer {token}"} if token else {}), {}
+
+
+@pytest.mark.parametrize("method,path,body", SUBSCRIBER_ENDPOINTS)
+@pytest.mark.parametrize("credential", CREDENTIALS)
+def test_subscriber_endpoints_refuse_bad_credentials_with_401(server: HeraldServer, user_id: str, method: str, path: str,
+                                                              body: dict | None, credential: str) -> None:
+    headers, cookies = bad_credential(user_id, credential)
+    with httpx.Client(cookies=cookies) as client:
+        response = client.request(method, server.url + path, headers=headers, json=body)
+    assert response.status_code == 401, response.text
     assert response.json()["error"] == "unauthorized"
+
+
+@pytest.mark.parametrize("credential", CREDENTIALS)
+def test_the_websocket_refuses_bad_credentials_with_close_code_4401(server: HeraldServer, user_id: str, credential: str) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    headers, cookies = bad_credential(user_id, credential)
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    with connect(server.url.replace("http", "ws") + "/api/notifications/ws", additional_headers=headers) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 def test_session_cookie_is_httponly_samesite_and_works_instead_of_bearer(server: HeraldServer, user_id: str) -> None:
