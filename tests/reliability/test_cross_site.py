@@ -109,7 +109,7 @@ def test_hostile_values_are_text_in_every_admin_page(server: HeraldServer, user_
     escaped = str(escape(HOSTILE))  # as Jinja's autoescape writes it
     for path in ("/admin/notifications", f"/admin/notifications/{sent}", "/admin/keys", "refused send form"):
         assert escaped[:40] in pages[path], f"{path} shows the hostile text, as text"
-    login = httpx.get(server.url + "/admin/login", params={"next": f'"><script>window.__pwned=4</script>'})
+    login = httpx.get(server.url + "/admin/login", params={"next": '"><script>window.__pwned=4</script>'})
     assert "<script>window.__pwned" not in login.text
     assert re.search(r"script-src 'self'", login.headers["content-security-policy"]), "a second line of defence"
     admin.close()

@@ -92,7 +92,9 @@ def _answer_to(exc: Exception) -> httpx.Response:
     async def boom() -> None:
         raise exc
 
-    with TestClient(Litestar([boom], exception_handlers=EXCEPTION_HANDLERS), raise_server_exceptions=False) as client:
+    # No logging config of its own: the test process may have configured logging already (herald.logs).
+    app = Litestar([boom], exception_handlers=EXCEPTION_HANDLERS, logging_config=None)
+    with TestClient(app, raise_server_exceptions=False) as client:
         return client.get("/boom")
 
 
