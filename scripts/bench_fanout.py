@@ -22,6 +22,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,19 +177,62 @@ def machine() -> dict[str, Any]:
             "node": node, "date": time.strftime("%Y-%m-%d %H:%M %Z")}
 
 
+FIGURES = ("deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "rss_per_connection_kb", "load_average_before")
+
+
+def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (connections, server): the median of each figure over the rounds, and their spread.
+
+    On a shared machine one run can be 30 % off the next: the rounds are interleaved
+    (every server once, then again), so each median compares servers measured alike.
+    """
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["connections"], r["server"]), []).append(r)
+    rows = []
+    for (connections, server), runs in groups.items():
+        ok = [r for r in runs if "failure" not in r and r.get("deliveries_per_s")]
+        row: dict[str, Any] = {"connections": connections, "server": server, "rounds": len(runs), "complete": len(ok)}
+        for key in ("connected", "errors", "dropped", *FIGURES):
+            values = [r[key] for r in ok if r.get(key) is not None]
+            if values:
+                median = statistics.median(values)
+                row[key] = round(median, 2) if isinstance(median, float) else median
+        for key in ("deliveries_per_s", "p99_ms"):
+            values = [r[key] for r in ok if r.get(key) is not None]
+            if len(values) > 1:
+                row[key + "_range"] = (min(values), max(values))
+        failures = [r["failure"] for r in runs if "failure" in r]
+        if failures:
+            row["failure"] = failures[-1]
+        rows.append(row)
+    return rows
+
+
 def markdown(results: list[dict[str, Any]], info: dict[str, Any], command: str) -> str:
+    rows = summarize(results)
+    rounds = max((r["rounds"] for r in rows), default=1)
     lines = [f"Measured {info['date']} on {info['cpu']} ({info['cores']} cores), Python {info['python']}, "
-             f"Node {info['node']}.", "", f"    {command}", "",
+             f"Node {info['node']}." + (f" Medians of {rounds} interleaved rounds; the range is min–max." if rounds > 1 else ""),
+             "", f"    {command}", "",
              "| connections | server | connected | errors | dropped | deliveries/s | p50 ms | p99 ms | max ms "
              "| RSS per connection KB | load avg | note |",
              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for r in results:
+
+    def cell(r: dict[str, Any], key: str) -> str:
+        if r.get(key) is None:
+            return "-"
+        text = f"{r[key]:,}"
+        spread = r.get(key + "_range")
+        return f"{text} ({spread[0]:,}–{spread[1]:,})" if spread else text
+
+    for r in rows:
         cells = [f"{r['connections']:,}", r["server"]]
-        cells += [f"{r[k]:,}" if r.get(k) is not None else "-"
-                  for k in ("connected", "errors", "dropped", "deliveries_per_s", "p50_ms", "p99_ms", "max_ms",
-                            "rss_per_connection_kb", "load_average_before")]
+        cells += [cell(r, k) for k in ("connected", "errors", "dropped", *FIGURES)]
         note = r.get("failure", "").strip().splitlines()
         cells.append(f"incomplete: {note[-1][:100]}" if note else "")
+        if r["complete"] < r["rounds"]:
+            cells[-1] = f"{r['complete']} of {r['rounds']} rounds complete; " + cells[-1]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -199,6 +243,7 @@ def plot(results: list[dict[str, Any]], path: Path, info: dict[str, Any]) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = summarize(results)
     fig, ax = plt.subplots(figsize=(8, 5))
     for index, name in enumerate(dict.fromkeys(r["server"] for r in results)):
         # An incomplete run's latencies cover only the deliveries that happened: leave it out.
@@ -227,6 +272,8 @@ def main() -> int:
     parser.add_argument("--servers", default="herald,node_raw_sse,litestar_naive,sse_starlette",
                         help=f"comma list from {', '.join(SERVERS)}")
     parser.add_argument("--broadcasts", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds: every server at every count, then again; the tables show medians")
     parser.add_argument("--gap", type=float, default=0.3)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds for one broadcast to reach every stream")
     parser.add_argument("--processes", type=int, help="load processes per bench (default: herald bench decides)")
@@ -254,29 +301,31 @@ def main() -> int:
     command = "python scripts/bench_fanout.py " + " ".join(sys.argv[1:])
     if args.workers > 1 and not any(name.endswith("_redis") for name in names):
         parser.error("--workers needs a _redis variant: in-process fan-out serves one process")
-    for connections in counts:
-        for name in names:
-            server = (herald_server(args.out / "logs", args.database, args.postgres_admin_url, name.endswith("_redis"),
-                                    args.workers if name.endswith("_redis") else 1)
-                      if name in HERALD_VARIANTS else peer_server(name, args.peers_dir, args.out / "logs"))
-            server.name = name
-            load_average = os.getloadavg()[0]  # others' work on the machine shows up in the figures
-            if load_average > 0.5:
-                print(f"warning: load average {load_average:.1f} before {name} at {connections:,}: figures will be noisy",
-                      file=sys.stderr)
-            try:
-                server.start()
-                report = run_bench(server, connections, args)
-            except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
-                report = {"failure": str(exc)}
-            finally:
-                server.stop()
-            report = {"server": name, **report, "connections": connections, "load_average_before": round(load_average, 2)}
-            if name in HERALD_VARIANTS:
-                report["database"] = args.database
-            results.append(report)
-            print(json.dumps(report), file=sys.stderr, flush=True)
-            (args.out / "results.json").write_text(json.dumps({"machine": info, "command": command, "results": results}, indent=1))
+    runs = [(round_, connections, name) for round_ in range(max(1, args.repeat)) for connections in counts
+            for name in names]
+    for round_, connections, name in runs:
+        server = (herald_server(args.out / "logs", args.database, args.postgres_admin_url, name.endswith("_redis"),
+                                args.workers if name.endswith("_redis") else 1)
+                  if name in HERALD_VARIANTS else peer_server(name, args.peers_dir, args.out / "logs"))
+        server.name = name
+        load_average = os.getloadavg()[0]  # others' work on the machine shows up in the figures
+        if load_average > 0.5:
+            print(f"warning: load average {load_average:.1f} before {name} at {connections:,}: figures will be noisy",
+                  file=sys.stderr)
+        try:
+            server.start()
+            report = run_bench(server, connections, args)
+        except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+            report = {"failure": str(exc)}
+        finally:
+            server.stop()
+        report = {"server": name, **report, "connections": connections, "round": round_,
+                  "load_average_before": round(load_average, 2)}
+        if name in HERALD_VARIANTS:
+            report["database"] = args.database
+        results.append(report)
+        print(json.dumps(report), file=sys.stderr, flush=True)
+        (args.out / "results.json").write_text(json.dumps({"machine": info, "command": command, "results": results}, indent=1))
     (args.out / "results.md").write_text(markdown(results, info, command))
     try:
         plot(results, args.out / "latency.png", info)
