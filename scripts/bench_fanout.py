@@ -153,6 +153,8 @@ def run_bench(server: Server, connections: int, args: argparse.Namespace) -> dic
     command = [sys.executable, "-m", "herald.cli", "bench", "--url", server.url, "--connections", str(connections),
                "--broadcasts", str(args.broadcasts), "--gap", str(args.gap), "--server-pid", str(server.pid),
                "--timeout", str(args.timeout)]
+    if args.rate:
+        command += ["--rate", str(args.rate), "--duration", str(args.duration)]
     if server.name in HERALD_VARIANTS:
         # A fresh server holds only the bench users: one publish per broadcast, whatever the count.
         # Tokens are minted here with the server's secret: setup is not what is measured.
@@ -272,6 +274,9 @@ def main() -> int:
     parser.add_argument("--servers", default="herald,node_raw_sse,litestar_naive,sse_starlette",
                         help=f"comma list from {', '.join(SERVERS)}")
     parser.add_argument("--broadcasts", type=int, default=10)
+    parser.add_argument("--rate", type=float, help="publishes per second to random users instead of broadcasts "
+                                                   "(herald variants: one notification, one stream, each)")
+    parser.add_argument("--duration", type=float, default=20.0, help="with --rate: seconds of publishing")
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds: every server at every count, then again; the tables show medians")
     parser.add_argument("--gap", type=float, default=0.3)

@@ -71,8 +71,10 @@ class Database:
                 yield conn
             return
         async with self._write_lock, self.engine.begin() as conn:
-            # Take the write lock at BEGIN so a read cannot later fail to upgrade.
-            await conn.exec_driver_sql("SELECT 1")
+            # Python's sqlite3 begins a transaction only before the first INSERT/UPDATE/DELETE, so
+            # reads ahead of it ran outside it; BEGIN IMMEDIATE takes the write lock now (against
+            # other processes on the same file, e.g. --workers) and puts every statement inside.
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 
     @contextlib.asynccontextmanager

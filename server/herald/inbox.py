@@ -111,15 +111,16 @@ class Inbox:
         ``last_seq`` and return it. The work stays in the database, not in per-row Python.
         """
         if self.db.is_sqlite:
-            await conn.execute(self.db.insert(users).from_select(
+            # One upsert: a new user starts at 1, a known one takes last_seq + 1 (one writer: no lock order).
+            insert = self.db.insert(users).from_select(
                 ["user_id", "last_seq", "pruned_seq", "created_at"],
-                select(literal_column("value"), literal(0), literal(0), literal(now, users.c.created_at.type))
+                select(literal_column("value"), literal(1), literal(0), literal(now, users.c.created_at.type))
                 .select_from(func.json_each(literal(encoder.encode(user_ids).decode())))
                 .where(true()),  # SQLite needs a WHERE to tell an upsert's ON CONFLICT from a join
-            ).on_conflict_do_nothing(index_elements=[users.c.user_id]))
-            rows = await conn.execute(
-                update(users).where(self.db.among(users.c.user_id, user_ids)).values(last_seq=users.c.last_seq + 1)
-                .returning(users.c.user_id, users.c.last_seq))
+            )
+            rows = await conn.execute(insert.on_conflict_do_update(
+                index_elements=[users.c.user_id], set_={"last_seq": users.c.last_seq + 1},
+            ).returning(users.c.user_id, users.c.last_seq))
             return dict(rows.all())  # type: ignore[arg-type]
         await conn.exec_driver_sql(
             "INSERT INTO users (user_id, last_seq, pruned_seq, created_at) SELECT u, 0, 0, $2"
