@@ -18,7 +18,7 @@ from herald.poll import PollAnswer, poll
 from herald.receipts import MAX_IDS_PER_ACK
 from herald.services import Services
 from herald.connection import Connection
-from herald.sse import SSE_ENCODER, AsgiSink, SSEStream, TransportSink
+from herald.sse import CHUNKED_SSE_ENCODER, SSE_ENCODER, AsgiSink, SSEStream, TransportSink
 from herald.wire import MAX_CHANNELS, Notification, encoder, parse_channels, parse_cursor
 
 
@@ -68,7 +68,8 @@ class InboxController(Controller):
         gateway = services(request).gateway
 
         async def open_stream(sink: TransportSink | AsgiSink) -> Connection | None:
-            return await gateway.open(user_id, resume, SSE_ENCODER, sink, "sse", joined)
+            encoder = CHUNKED_SSE_ENCODER if isinstance(sink, TransportSink) else SSE_ENCODER
+            return await gateway.open(user_id, resume, encoder, sink, "sse", joined)
 
         return SSEStream(open_stream)
 

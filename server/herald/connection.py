@@ -31,10 +31,11 @@ LIVE_LIMIT = 64  # live-channel events waiting for one slow connection; beyond i
 class Stats:
     """Plain counters on the hot path; the metrics collector reads them (no locks per frame)."""
 
-    __slots__ = ("delivered", "overflows", "live_dropped", "latency_counts", "latency_sum")
+    __slots__ = ("delivered", "writes", "overflows", "live_dropped", "latency_counts", "latency_sum")
 
     def __init__(self) -> None:
         self.delivered = 0
+        self.writes = 0  # a write may carry several frames: delivered / writes is the coalescing
         self.overflows = 0
         self.live_dropped = 0
         self.latency_counts = [0] * (len(LATENCY_BOUNDS) + 1)  # the last slot is +Inf
@@ -194,6 +195,7 @@ class Connection:
         if now >= self._window_end:
             self._window_end, self._writes = now + 1.0, 0
         self._writes += 1
+        self.stats.writes += 1
         self.last_write = now
 
     def waiting(self) -> bool:

@@ -59,6 +59,9 @@ class Metrics:
         self.live_dropped = Counter(
             "herald_live_events_dropped", "Live-channel events dropped for connections too slow to take them",
             ["transport"], registry=r)
+        self.writes = Counter(
+            "herald_connection_writes", "Writes to subscriber connections; one may carry several frames (coalesced)",
+            ["transport"], registry=r)
         self.delivery_latency = Histogram(
             "herald_delivery_latency_seconds", "Publish accepted to frame written, per live delivery",
             ["transport"], buckets=LATENCY_BOUNDS, registry=r)
@@ -111,7 +114,7 @@ class Metrics:
             "herald_fanout_lag_seconds", "Age of the oldest event waiting in a fan-out queue (0 when none waits)",
             registry=r, multiprocess_mode="livemax")
         self._gateway: Mapping[str, Any] = {}
-        self._synced: dict[str, tuple[int, int, int, list[int], float]] = {}
+        self._synced: dict[str, tuple[dict[str, int], list[int], float]] = {}
         self.registry = self._own
         if self.multiprocess_dir:
             # What the scrape and the admin dashboard read: every worker's files, summed.
@@ -129,18 +132,19 @@ class Metrics:
 
     def sync(self) -> None:
         """Add what the gateway's counts gained since the last call to the real counters and histogram."""
+        counters = (("delivered", self.deliveries), ("overflows", self.overflows),
+                    ("live_dropped", self.live_dropped), ("writes", self.writes))
         for transport, stats in list(self._gateway.items()):
-            delivered, overflows, live_dropped = stats.delivered, stats.overflows, stats.live_dropped
+            now = {name: getattr(stats, name) for name, _ in counters}
             counts, total = list(stats.latency_counts), stats.latency_sum
-            before = self._synced.get(transport, (0, 0, 0, [0] * len(counts), 0.0))
-            self._synced[transport] = (delivered, overflows, live_dropped, counts, total)
-            for counter, now, then in ((self.deliveries, delivered, before[0]), (self.overflows, overflows, before[1]),
-                                       (self.live_dropped, live_dropped, before[2])):
-                if now > then:
-                    counter.labels(transport).inc(now - then)
-            gained = [now - then for now, then in zip(counts, before[3])]
+            before, before_counts, before_total = self._synced.get(transport, ({}, [0] * len(counts), 0.0))
+            self._synced[transport] = (now, counts, total)
+            for name, counter in counters:
+                if now[name] > before.get(name, 0):
+                    counter.labels(transport).inc(now[name] - before.get(name, 0))
+            gained = [now_count - then for now_count, then in zip(counts, before_counts)]
             if any(gained):
-                _observe_counts(self.delivery_latency.labels(transport), gained, total - before[4])
+                _observe_counts(self.delivery_latency.labels(transport), gained, total - before_total)
 
     async def sync_forever(self) -> None:
         while True:

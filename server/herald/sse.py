@@ -50,7 +50,51 @@ class SSEEncoder:
         return b": keep-alive\n\n"
 
 
+class ChunkedSSEEncoder(SSEEncoder):
+    """The same frames in HTTP/1.1 chunked framing: exactly the bytes ``TransportSink`` writes.
+
+    A notification is framed in one format (no second copy to add the chunk header), and a live
+    event, which goes to every subscriber of its channel in a row, is framed once and the same
+    bytes are handed to each (``_last``).
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[bytes, bytes] = (b"", b"")
+
+    def opening(self, retry_ms: int, cursor: int, unread: int) -> bytes:
+        return chunk(super().opening(retry_ms, cursor, unread))
+
+    def notification(self, cursor: int, payload: bytes) -> bytes:
+        size = _NOTIFICATION_FRAME + len(str(cursor)) + len(payload)
+        return b"%x\r\nevent: notification\nid: %d\ndata: %b\n\n\r\n" % (size, cursor, payload)
+
+    def read(self, payload: bytes) -> bytes:
+        return chunk(super().read(payload))
+
+    def reset(self, cursor: int) -> bytes:
+        return chunk(super().reset(cursor))
+
+    def channel(self, payload: bytes) -> bytes:
+        last = self._last
+        if last[0] is not payload:
+            last = self._last = (payload, chunk(super().channel(payload)))
+        return last[1]
+
+    def heartbeat(self) -> bytes:
+        return _HEARTBEAT
+
+
+def chunk(frame: bytes) -> bytes:
+    """One HTTP/1.1 chunk (RFC 9112 section 7.1), as uvicorn would have framed it."""
+    return b"%x\r\n%b\r\n" % (len(frame), frame)
+
+
+_NOTIFICATION_FRAME = len(b"event: notification\nid: \ndata: \n\n")
+_HEARTBEAT = chunk(SSEEncoder().heartbeat())
 SSE_ENCODER = SSEEncoder()
+CHUNKED_SSE_ENCODER = ChunkedSSEEncoder()  # shared by every direct stream: its live-event memo is what pays
 
 
 def closing_frame(reason: str) -> bytes:
@@ -73,7 +117,7 @@ def _nothing() -> None:
 
 
 class TransportSink(asyncio.Protocol):
-    """The stream's connection after the hand-over: chunks written straight to the transport."""
+    """The stream's connection after the hand-over: chunks (``ChunkedSSEEncoder``) written straight to the transport."""
 
     __slots__ = ("closed", "on_close", "_transport", "_paused", "_drained")
 
@@ -133,16 +177,15 @@ class TransportSink(asyncio.Protocol):
     def write(self, data: bytes) -> bool:
         if self._paused or self.closed:
             return False
-        self._transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        self._transport.write(data)
         return True
 
     async def flush(self, frames: list[bytes]) -> None:
         if self.closed:
             return
-        data = frames[0] if len(frames) == 1 else b"".join(frames)
         # Write first, then wait: bytes already popped from the queue must reach the
         # transport before any later direct write does.
-        self._transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        self._transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
         if self._paused and not self.closed:
             self._drained = asyncio.get_running_loop().create_future()
             await self._drained
@@ -151,7 +194,7 @@ class TransportSink(asyncio.Protocol):
         """End the stream from the server's side: why (unless the client should just reconnect), the last chunk."""
         if not self.closed:
             final = closing_frame(reason)
-            self._transport.write((b"%x\r\n%b\r\n" % (len(final), final) if final else b"") + b"0\r\n\r\n")
+            self._transport.write((chunk(final) if final else b"") + b"0\r\n\r\n")
             self._transport.close()
             self.connection_lost(None)  # closed for the gateway now: nothing more is written
 

@@ -99,3 +99,20 @@ def _ready(url: str) -> bool:
         return httpx.get(url + "/readyz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_the_chunked_encoder_writes_exactly_what_uvicorn_would_have_framed() -> None:
+    from herald.sse import ChunkedSSEEncoder, SSEEncoder, chunk
+
+    chunked, plain = ChunkedSSEEncoder(), SSEEncoder()
+    payload = b'{"id":"x","title":"caf\xc3\xa9"}'
+    for cursor in (0, 9, 10, 4095, 4096, 2**62):
+        assert chunked.notification(cursor, payload) == chunk(plain.notification(cursor, payload))
+    assert chunked.opening(2000, 7, 3) == chunk(plain.opening(2000, 7, 3))
+    assert chunked.read(b'{"all":true}') == chunk(plain.read(b'{"all":true}'))
+    assert chunked.reset(5) == chunk(plain.reset(5))
+    assert chunked.heartbeat() == chunk(plain.heartbeat())
+    first, second = b'{"n":1}', b'{"n":2}'
+    assert chunked.channel(first) == chunk(plain.channel(first))
+    assert chunked.channel(first) is chunked.channel(first), "one live event is framed once for all its streams"
+    assert chunked.channel(second) == chunk(plain.channel(second)), "and the next one anew"

@@ -187,24 +187,25 @@ async def test_cursor_ahead_of_the_inbox_gives_reset_not_silence(server: HeraldS
         assert (await stream.until("notification")).json()["id"] == sent
 
 
+def sse_writes(server: HeraldServer) -> float:
+    text = httpx.get(server.url + "/metrics").text
+    match = re.search(r'^herald_connection_writes_total\{transport="sse"\} ([0-9.]+)$', text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
 async def test_a_burst_to_one_connection_is_coalesced_into_few_writes(fresh_server: HeraldServer, user_id: str) -> None:
     fresh_server.env["HERALD_CONNECTION_WRITES_PER_SECOND"] = "2"
     fresh_server.start()
-    token = fresh_server.token(user_id)
-    reader, writer = await asyncio.open_connection("127.0.0.1", fresh_server.port)
-    writer.write(f"GET /api/notifications/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
-    await reader.readuntil(b"\r\n\r\n")
-    sent = [fresh_server.publish(to={"users": [user_id]}, type="t", title=f"#{i}")["id"] for i in range(30)]
-    chunks: list[bytes] = []
-    ids: list[str] = []
-    while len(ids) < 1 + len(sent):  # the ready frame, then every item
-        size = int((await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)).strip(), 16)
-        chunk = await reader.readexactly(size + 2)
-        chunks.append(chunk)
-        ids += ["ready"] * chunk.count(b"event: ready") + [m.decode() for m in re.findall(rb'"id":"([0-9A-Z]{26})"', chunk)]
-    writer.close()
-    assert ids[1:] == sent, "everything, once, in order"
-    assert len(chunks) <= 1 + 10, f"30 items in {len(chunks) - 1} writes: coalesced at about 2 writes per second"
+    async with open_stream(fresh_server.url, fresh_server.token(user_id)) as stream:
+        await stream.until("ready")
+        before = sse_writes(fresh_server)
+        started = asyncio.get_running_loop().time()
+        sent = [fresh_server.publish(to={"users": [user_id]}, type="t", title=f"#{i}")["id"] for i in range(30)]
+        got = [(await stream.until("notification")).json()["id"] for _ in sent]
+        elapsed = asyncio.get_running_loop().time() - started
+    assert got == sent, "everything, once, in order"
+    writes = sse_writes(fresh_server) - before
+    assert 1 <= writes <= 2 * (elapsed + 1) + 1, f"30 items in {writes:g} writes over {elapsed:.1f} s: at most ~2 a second"
 
 
 async def test_past_the_connections_per_user_the_oldest_is_told_and_closed(fresh_server: HeraldServer, user_id: str) -> None:
