@@ -19,6 +19,7 @@ from herald.admin_sampler import MetricsSampler
 from herald.db import Database
 from herald.fanout import Fanout
 from herald.metrics import Metrics
+from herald.tasks import cancel
 
 FLUSH_SECONDS = 1.0
 
@@ -39,10 +40,7 @@ class AdminServices:
         self._task = asyncio.create_task(self._run(), name="herald-admin")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel([self._task])
         with contextlib.suppress(Exception):  # best effort: these are statistics, the database may be gone
             await self.flush()
 

@@ -44,6 +44,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from herald.fanout import BusEvent, Fanout, Listener, Presence
 from herald.metrics import Metrics
+from herald.tasks import cancel
 
 log = logging.getLogger("herald.fanout")
 
@@ -114,10 +115,7 @@ class RedisFanout(Fanout):
             await asyncio.wait_for(self.connected.wait(), 5)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(self._tasks)
         with contextlib.suppress(RedisError, OSError):
             await self.redis.zrem(NODES, self.node_id)
             await self.redis.delete(self._node_users)

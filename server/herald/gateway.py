@@ -20,7 +20,6 @@ timer. So an idle stream costs its objects' memory and nothing else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -31,6 +30,7 @@ from herald.errors import invalid_request
 from herald.fanout import Fanout
 from herald.inbox import Inbox, StreamStart
 from herald.metrics import Metrics
+from herald.tasks import cancel
 from herald.wire import MAX_CHANNELS
 
 log = logging.getLogger("herald.gateway")
@@ -107,10 +107,7 @@ class Gateway:
 
     async def stop(self) -> None:
         """End every stream (clients reconnect elsewhere and resume from their cursors)."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await cancel([self._sweeper])
         for conn in list(self._open):
             if conn.sink is not None:
                 conn.sink.close()

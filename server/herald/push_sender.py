@@ -35,6 +35,7 @@ from herald.models import inbox_items, push_jobs, push_subscriptions
 from herald.push_endpoint import EndpointRefused, SafeResolver, check_endpoint, refuse_redirect
 from herald.push_vapid import VapidKeys
 from herald.settings import Settings
+from herald.tasks import cancel
 from herald.wire import now_ms
 
 log = logging.getLogger("herald.push")
@@ -93,10 +94,7 @@ class PushSender:
         self._task = asyncio.create_task(self._run(), name="herald-push")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel([self._task])
         if self._leased:
             # Hand interrupted sends back now rather than after the lease: the next start retries them.
             with contextlib.suppress(Exception):

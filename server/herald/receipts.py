@@ -32,6 +32,7 @@ from sqlalchemy import bindparam, update
 from herald.db import Database
 from herald.metrics import Metrics
 from herald.models import inbox_items
+from herald.tasks import cancel
 from herald.wire import now_ms
 
 log = logging.getLogger("herald.receipts")
@@ -81,10 +82,7 @@ class Receipts:
         self._task = asyncio.create_task(self._run(), name="herald-receipts")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel([self._task])
         with contextlib.suppress(Exception):  # best effort: the database may be gone already
             await self.flush()
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from herald.receipts import Receipts
 from herald.ratelimit import Limit, RateLimiter, build_limiter
 from herald.settings import Settings
 from herald.tokens import TokenSigner
+from herald.tasks import cancel
 from herald.wire import now_ms
 
 log = logging.getLogger("herald")
@@ -88,10 +88,7 @@ class Services:
         gc.freeze()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(self._tasks)
         await self.gateway.stop()
         await self.receipts.stop()
         await self.admin.stop()

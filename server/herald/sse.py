@@ -18,7 +18,6 @@ keeps to plain ASGI, with the same contract and fewer events per second.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from typing import Any, Awaitable, Callable
 
@@ -26,6 +25,9 @@ from litestar import Request
 from litestar.response import Stream
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Scope, Send
+
+from herald.tasks import cancel
+
 
 class SSEEncoder:
     __slots__ = ()
@@ -258,9 +260,7 @@ class _SSEASGIResponse(ASGIStreamingResponse):
             if await self.open(sink) is not None:
                 await sink.ended.wait()
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await cancel([watcher])
             sink.disconnected()
         await send({"type": "http.response.body", "body": sink.final, "more_body": False})
 
