@@ -45,8 +45,9 @@ FIRST_MESSAGE_SECONDS = 10
 class WSEncoder:
     __slots__ = ()
 
-    def opening(self, retry_ms: int, cursor: int, unread: int) -> bytes:
-        return b'{"type":"ready","cursor":"%d","unreadCount":%d,"retryMs":%d}' % (cursor, unread, retry_ms)
+    def opening(self, retry_ms: int, cursor: int, unread: int, reset: bool) -> list[bytes]:
+        ready = b'{"type":"ready","cursor":"%d","unreadCount":%d,"retryMs":%d}' % (cursor, unread, retry_ms)
+        return [ready, self.reset(cursor)] if reset else [ready]
 
     def notification(self, cursor: int, payload: bytes) -> bytes:
         return b'{"type":"notification","cursor":"%d","notification":%b}' % (cursor, payload)

@@ -43,10 +43,9 @@ START_QUERIES = 4  # batches in flight at once
 class Encoder(Protocol):
     """What a transport supplies: bytes for each kind of event."""
 
-    def opening(self, retry_ms: int, cursor: int, unread: int) -> bytes: ...
+    def opening(self, retry_ms: int, cursor: int, unread: int, reset: bool) -> list[bytes]: ...
     def notification(self, cursor: int, payload: bytes) -> bytes: ...
     def read(self, payload: bytes) -> bytes: ...
-    def reset(self, cursor: int) -> bytes: ...
     def channel(self, payload: bytes) -> bytes: ...
     def heartbeat(self) -> bytes: ...
 
@@ -148,11 +147,9 @@ class Gateway:
             conn.start(cursor)
             if cursor < start.last_seq:
                 conn.replay_after, conn.replay_until = cursor, start.last_seq
-            opening = [encoder.opening(self.retry_milliseconds, cursor, start.unread)]
             if reset:
                 self.metrics.resets.inc()
-                opening.append(encoder.reset(cursor))
-            await sink.flush(opening)
+            await sink.flush(encoder.opening(self.retry_milliseconds, cursor, start.unread, reset))
         except BaseException:
             self._closed(conn)
             raise

@@ -32,8 +32,10 @@ from herald.tasks import cancel
 class SSEEncoder:
     __slots__ = ()
 
-    def opening(self, retry_ms: int, cursor: int, unread: int) -> bytes:
-        return b'retry: %d\nevent: ready\nid: %d\ndata: {"unreadCount":%d}\n\n' % (retry_ms, cursor, unread)
+    def opening(self, retry_ms: int, cursor: int, unread: int, reset: bool) -> list[bytes]:
+        # One write, and under chunked framing one chunk: a client reads ready and reset together.
+        ready = b'retry: %d\nevent: ready\nid: %d\ndata: {"unreadCount":%d}\n\n' % (retry_ms, cursor, unread)
+        return [ready + self.reset(cursor) if reset else ready]
 
     def notification(self, cursor: int, payload: bytes) -> bytes:
         return b"event: notification\nid: %d\ndata: %b\n\n" % (cursor, payload)
@@ -65,8 +67,8 @@ class ChunkedSSEEncoder(SSEEncoder):
     def __init__(self) -> None:
         self._last: tuple[bytes, bytes] = (b"", b"")
 
-    def opening(self, retry_ms: int, cursor: int, unread: int) -> bytes:
-        return chunk(super().opening(retry_ms, cursor, unread))
+    def opening(self, retry_ms: int, cursor: int, unread: int, reset: bool) -> list[bytes]:
+        return [chunk(frames) for frames in super().opening(retry_ms, cursor, unread, reset)]
 
     def notification(self, cursor: int, payload: bytes) -> bytes:
         size = _NOTIFICATION_FRAME + len(str(cursor)) + len(payload)
@@ -74,9 +76,6 @@ class ChunkedSSEEncoder(SSEEncoder):
 
     def read(self, payload: bytes) -> bytes:
         return chunk(super().read(payload))
-
-    def reset(self, cursor: int) -> bytes:
-        return chunk(super().reset(cursor))
 
     def channel(self, payload: bytes) -> bytes:
         last = self._last
