@@ -220,27 +220,32 @@ class RedisFanout(Fanout):
 
     async def _listen_forever(self) -> None:
         delay = 0.1
-        first = True
+        subscribed_before = False
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            # Subscribe confirmations are kept: redis-py's retry may reconnect a pub/sub connection
+            # and subscribe again on its own, and each confirmation after the first means events
+            # may have been published while no one here listened.
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=False)
             try:
                 await pubsub.subscribe(self.channel)
-                self.connected.set()
-                if not first:
-                    log.info("Redis fan-out is back; connections re-read their inboxes")
-                    self.resync_local()
-                    self._presence_rewrite = True  # a restarted Redis has forgotten who is here
-                    self._presence_dirty.set()
-                first, delay = False, 0.1
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    kind = message.get("type")
+                    if kind == "message":
                         self.deliver_local(decode_batch(message["data"]))
+                    elif kind == "subscribe":
+                        self.connected.set()
+                        delay = 0.1
+                        if subscribed_before:
+                            log.info("Redis fan-out is back; connections re-read their inboxes")
+                            self.resync_local()
+                            self._presence_rewrite = True  # a restarted Redis has forgotten who is here
+                            self._presence_dirty.set()
+                        subscribed_before = True
             except (RedisError, OSError) as exc:
                 if self.connected.is_set():
                     log.warning("Redis fan-out lost: %s", exc)
                 self._count_error("subscribe")
                 self.connected.clear()
-                first = False
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
