@@ -111,8 +111,10 @@ def _secrets(settings: Settings) -> list[str]:
     return [*settings.api_keys, settings.secret, settings.vapid_private_key]
 
 
-_UVICORN = {name: {"level": "INFO", "handlers": [], "propagate": True}
+_LIBRARY_LOGGERS = {name: {"level": "INFO", "handlers": [], "propagate": True}
             for name in ("uvicorn", "uvicorn.error", "uvicorn.access")}
+# Alembic names each plugin it sets up at every start; the migrations it runs are still logged.
+_LIBRARY_LOGGERS["alembic.runtime.plugins"] = {"level": "WARNING", "handlers": [], "propagate": True}
 
 
 def litestar_logging(settings: Settings) -> LoggingConfig:
@@ -120,7 +122,7 @@ def litestar_logging(settings: Settings) -> LoggingConfig:
     config = LoggingConfig(
         formatters={"standard": _formatter(settings)},
         filters={"herald": {"()": LogFilter, "secrets": _secrets(settings)}},
-        loggers={"litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False}, **_UVICORN},
+        loggers={"litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False}, **_LIBRARY_LOGGERS},
         root={"handlers": ["queue_listener"], "level": "INFO"},
         # errors.py logs unexpected exceptions itself, once, through the filter.
         log_exceptions="never",
@@ -138,6 +140,6 @@ def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
         "formatters": {"standard": _formatter(settings)},
         "filters": {"herald": {"()": LogFilter, "secrets": _secrets(settings)}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "standard", "filters": ["herald"]}},
-        "loggers": _UVICORN,
+        "loggers": _LIBRARY_LOGGERS,
         "root": {"handlers": ["console"], "level": "INFO"},
     }

@@ -47,3 +47,13 @@ def test_serve_prints_the_generated_development_key_and_never_a_configured_one(t
     configured.stop()
     log = configured.log_path.read_text()
     assert configured.api_key not in log and "Development API key" not in log
+
+
+def test_serve_logs_the_migrations_it_runs_without_alembic_plugin_chatter(tmp_path: Path) -> None:
+    from tests.herald_server import HeraldServer
+
+    herald = HeraldServer(tmp_path / "fresh").start()
+    herald.stop()
+    log = herald.log_path.read_text()
+    assert "Running upgrade  -> 0001" in log, "a first start says which migrations it applied"
+    assert "setup plugin" not in log
