@@ -201,7 +201,7 @@ class RedisFanout(Fanout):
                         last_refresh = time.monotonic()
                     await pipe.execute()
                 self._presence_rewrite = False
-            except (RedisError, OSError):
+            except Exception:  # noqa: BLE001 - as the listener: this loop must outlive any one failure
                 self._count_error("presence")
                 self._presence_rewrite = True  # Redis may have lost everything: write the whole set next time
 
@@ -224,7 +224,8 @@ class RedisFanout(Fanout):
         while True:
             # Subscribe confirmations are kept: redis-py's retry may reconnect a pub/sub connection
             # and subscribe again on its own, and each confirmation after the first means events
-            # may have been published while no one here listened.
+            # may have been published while no one here listened (redis-py 7.2 and later no longer
+            # raise to the caller when Redis restarts: redis/redis-py#3979).
             pubsub = self.redis.pubsub(ignore_subscribe_messages=False)
             try:
                 await pubsub.subscribe(self.channel)
@@ -241,9 +242,9 @@ class RedisFanout(Fanout):
                             self._presence_rewrite = True  # a restarted Redis has forgotten who is here
                             self._presence_dirty.set()
                         subscribed_before = True
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever ends the subscription, a dead loop would leave this node deaf
                 if self.connected.is_set():
-                    log.warning("Redis fan-out lost: %s", exc)
+                    log.warning("Redis fan-out lost: %r", exc)
                 self._count_error("subscribe")
                 self.connected.clear()
             finally:
