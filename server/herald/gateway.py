@@ -111,9 +111,7 @@ class Gateway:
             if conn.sink is not None:
                 conn.sink.close()
             self._closed(conn)
-        for task in list(self._pumps):
-            task.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
+        await cancel(list(self._pumps))
 
     async def open(self, user_id: str, resume: int | None, encoder: Encoder, sink: Sink,
                    transport: str, channels: Sequence[str] = ()) -> Connection | None:
@@ -262,15 +260,17 @@ class Gateway:
         conn.add_replayed(rows, start, covered)
 
     def _arm_gap_timer(self, conn: Connection) -> None:
-        if conn.gap_timer is None and conn.gap_since is not None:
-            delay = max(0.0, conn.gap_since + self.gap_fill_seconds - time.monotonic())
+        due = conn.gap_due(self.gap_fill_seconds)
+        if conn.gap_timer is None and due is not None:
+            delay = max(0.0, due - time.monotonic())
             conn.gap_timer = asyncio.get_running_loop().call_later(delay, self._gap_due, conn)
 
     def _gap_due(self, conn: Connection) -> None:
         conn.gap_timer = None
-        if conn.gap_since is None or conn.kick is None:
+        due = conn.gap_due(self.gap_fill_seconds)
+        if due is None or conn.kick is None:
             return
-        if conn.gap_since + self.gap_fill_seconds > time.monotonic():
+        if due > time.monotonic():
             self._arm_gap_timer(conn)  # the gap closed and a newer one opened meanwhile
             return
         conn.fill_gap()
