@@ -36,9 +36,9 @@ from sqlalchemy import delete, func, select
 
 from herald.db import Database
 from herald.fanout import Fanout
-from herald.inbox import Delivery
+from herald.inbox import Delivery, Inbox
 from herald.metrics import Metrics
-from herald.models import inbox_items, push_jobs, push_subscriptions
+from herald.models import push_jobs, push_subscriptions
 from herald.push_endpoint import check_endpoint
 from herald.push_sender import PushSender
 from herald.push_vapid import VapidKeys, b64url_decode, load_keys
@@ -128,11 +128,12 @@ def check_keys(p256dh: str, auth: str) -> str | None:
 
 
 class PushService:
-    def __init__(self, settings: Settings, db: Database, fanout: Fanout, metrics: Metrics,
+    def __init__(self, settings: Settings, db: Database, inbox: Inbox, fanout: Fanout, metrics: Metrics,
                  keys: VapidKeys | None = None, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
         self.limiter = limiter or MemoryRateLimiter()
         self.db = db
+        self.inbox = inbox  # for a digest's unread count
         self.fanout = fanout
         self.metrics = metrics
         self.keys = keys or load_keys(settings)
@@ -232,9 +233,9 @@ class PushService:
             waits = await self.limiter.hit_many(DIGEST_LIMIT, users)
             due = [user for user, wait in zip(users, waits) if wait <= 0]
             before = len(rows)
-            for user_id, unread in (await self._unread_counts(due)).items():
-                if unread:  # read meanwhile: nothing to announce
-                    add(user_id, DIGEST_ITEM, digest_message(unread, self.settings.push_icon_url, now).decode(),
+            for user_id, start in (await self.inbox.stream_starts(due)).items():
+                if start.unread:  # read meanwhile: nothing to announce
+                    add(user_id, DIGEST_ITEM, digest_message(start.unread, self.settings.push_icon_url, now).decode(),
                         "normal", topic_for(DIGEST_TAG), now)
             digests = len(rows) - before
         if not rows:
@@ -249,16 +250,6 @@ class PushService:
         if due_now:
             self.sender.wake()
         return due_now
-
-    async def _unread_counts(self, user_ids: list[str]) -> dict[str, int]:
-        counts = dict.fromkeys(user_ids, 0)
-        async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(inbox_items.c.user_id, func.count()).where(
-                    self.db.among(inbox_items.c.user_id, user_ids), inbox_items.c.read.is_(False))
-                .group_by(inbox_items.c.user_id))
-            counts.update(rows.all())  # type: ignore[arg-type]
-        return counts
 
     async def _subscriptions_of(self, user_ids: list[str]) -> dict[str, list[str]]:
         # A read first: most publishes reach nobody with a subscription, and SQLite has one writer.

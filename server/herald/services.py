@@ -58,7 +58,7 @@ class Services:
             recipient_limit=Limit("recipient_live", settings.recipient_live_per_minute / 60,
                                   settings.recipient_live_per_minute))
         # Pushes go to users the fan-out cannot reach; the publisher hands them over after each commit.
-        publisher.push = push = PushService(settings, db, fanout, metrics, limiter=limiter)
+        publisher.push = push = PushService(settings, db, inbox, fanout, metrics, limiter=limiter)
         admin = AdminServices(db, fanout, metrics)
         publisher.delivery_log = admin.deliveries
         return cls(
