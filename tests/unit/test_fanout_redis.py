@@ -33,6 +33,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 async def eventually(check, timeout: float = 10.0) -> None:  # noqa: ANN001 - a zero-argument predicate
+    # Not test_admin_support.eventually: its time.sleep would block the loop the bus under test runs on.
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "not within the timeout"
