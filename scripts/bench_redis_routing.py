@@ -31,8 +31,9 @@ import redis.asyncio as redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 
-from herald.fanout import BusEvent, InProcessFanout  # noqa: E402
-from herald.fanout_redis import decode_batch, encode_batch  # noqa: E402
+from herald.fanout.base import BusEvent  # noqa: E402
+from herald.fanout.memory import InProcessFanout  # noqa: E402
+from herald.fanout.redis import decode_batch, encode_batch  # noqa: E402
 
 PAYLOAD = b'{"id":"01JD3ZZZZZZZZZZZZZZZZZZZZZ","type":"post.liked","title":"Anna liked your post","body":"",' \
           b'"priority":"medium","timestamp":1732200000000,"read":false,"groupKey":null,"url":"/posts/42",' \

@@ -5,7 +5,7 @@ Every new SSE stream, WebSocket and long poll takes a token from two buckets
 client cannot take a node's capacity, and the node's (``HERALD_CONNECT_*``),
 so a reconnect storm after a restart is spread out instead of landing at
 once. A refused HTTP request gets 429 with ``Retry-After``; a refused
-WebSocket is accepted and closed with 4029 (browsers cannot read the status of
+WebSocket is accepted and closed with 4029 (the guards are in ``herald.api.admission``) (browsers cannot read the status of
 a refused upgrade; docs/transports.md). Clients back off with jitter.
 
 The client address is the peer that uvicorn reports. ``herald serve`` has
@@ -26,12 +26,6 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from litestar import WebSocket
-from litestar.connection import ASGIConnection
-from litestar.di import Provide
-from litestar.handlers import BaseRouteHandler
-
-from herald.errors import too_many_requests
 from herald.ratelimit import Limit, RateLimiter
 from herald.settings import Settings
 
@@ -54,10 +48,10 @@ class Admission:
         self.per_node = Limit("connect_node", settings.connect_rate_per_second, settings.connect_burst)
         self.node = socket.gethostname()
 
-    async def admit(self, connection: ASGIConnection) -> Refusal | None:
-        """Take the tokens for one new connection, or say why not (and count the refusal)."""
+    async def admit(self, client_address: str | None) -> Refusal | None:
+        """Take the tokens for one new connection from this peer address, or say why not (and count the refusal)."""
         # The address first: a client over its own limit does not use up the node's tokens.
-        for limit, key in ((self.per_address, self.client_key(connection)), (self.per_node, self.node)):
+        for limit, key in ((self.per_address, bucket_of(_parse(client_address))), (self.per_node, self.node)):
             if not limit.enabled:
                 continue
             wait = await self.limiter.hit(limit, key)
@@ -72,10 +66,6 @@ class Admission:
         if resuming:
             self.metrics.reconnects.labels(transport).inc()
 
-    def client_key(self, connection: ASGIConnection) -> str:
-        client = connection.scope.get("client")
-        return bucket_of(_parse(client[0]) if client else None)
-
 
 def bucket_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> str:
     """The address's bucket: itself, or its /64 for IPv6 (an IPv4-mapped IPv6 address is its IPv4)."""
@@ -88,35 +78,10 @@ def bucket_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> 
     return str(address)
 
 
-def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _parse(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if text is None:
+        return None
     try:
         return ipaddress.ip_address(text)
     except ValueError:
         return None  # a Unix socket peer, say
-
-
-def _resuming(connection: ASGIConnection) -> bool:
-    return bool(connection.headers.get("last-event-id") or connection.query_params.get("lastEventId")
-                or connection.query_params.get("cursor"))
-
-
-async def admit_stream(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """Guard for the SSE stream and long polling: 429 with ``Retry-After`` beyond the connection limits.
-
-    A guard runs before authentication, so floods of bad credentials are limited too (and counted
-    in ``herald_connects_total``, which counts what the limits let through).
-    """
-    admission: Admission = connection.app.state.services.admission
-    refusal = await admission.admit(connection)
-    if refusal is not None:
-        raise too_many_requests("Too many new connections; retry after the time in Retry-After.",
-                                refusal.retry_after_seconds)
-    admission.opened(handler.opt.get("transport", "sse"), _resuming(connection))
-
-
-async def websocket_refusal(socket: WebSocket) -> Refusal | None:
-    """Dependency for the WebSocket route, which must accept before it can refuse with a close code."""
-    return await socket.app.state.services.admission.admit(socket)  # type: ignore[no-any-return]
-
-
-websocket_admission = {"refusal": Provide(websocket_refusal)}

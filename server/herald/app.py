@@ -2,34 +2,30 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, MediaType, Response, get
+from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.static_files import create_static_files_router
 
-from herald.admin import admin_router
-from herald.api_demo import DemoController
-from herald.api_inbox import InboxController
-from herald.api_ws import notifications_ws
-from herald.api_ops import healthz, metrics, readyz
-from herald.api_producer import ProducerController
-from herald.api_push import PushController
-from herald.api_session import SessionController
-from herald.errors import EXCEPTION_HANDLERS, ErrorResponses
+from herald.admin.router import admin_router
+from herald.api.demo import DemoController
+from herald.api.errors import EXCEPTION_HANDLERS, ErrorResponses
+from herald.api.inbox import InboxController
+from herald.api.ops import healthz, metrics, readyz
+from herald.api.producer import ProducerController
+from herald.api.push import PushController
+from herald.api.session import SessionController
+from herald.api.static import demo_page, service_worker, static_files
+from herald.api.websocket import notifications_ws
+from herald.delivery.sse import RAW_SEND
 from herald.logs import REQUEST_ID_HEADER, RequestIdMiddleware, litestar_logging
 from herald.services import Services
-from herald.sse import RAW_SEND
 from herald.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
 STREAM_PATH = "/api/notifications/stream"
-WEB_DIR = ROOT / "web"
-SERVICE_WORKER = ROOT / "service_worker" / "sw.js"
 
 log = logging.getLogger("herald")
 
@@ -45,9 +41,7 @@ def create_app(settings: Settings) -> Litestar:
         await services.stop()
 
     handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController, healthz, readyz, metrics,
-                      service_worker, admin_router(settings)]
-    if WEB_DIR.is_dir():
-        handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR], include_in_schema=False))
+                      service_worker, admin_router(settings), *static_files()]
     if not settings.is_production:
         handlers += [DemoController, demo_page]
 
@@ -75,7 +69,7 @@ def create_app(settings: Settings) -> Litestar:
 
 
 class HeraldApp(Litestar):
-    """Litestar, plus the server's own ``send`` kept in the scope for the SSE fast path (see sse.py),
+    """Litestar, plus the server's own ``send`` kept in the scope for the SSE fast path (delivery/sse.py),
     and the request id (logs.py) around everything, routed or not.
 
     Litestar's middleware wraps ``send``; the stream needs the server's to reach its transport.
@@ -96,21 +90,3 @@ def app_from_environment() -> Litestar:
     from herald.settings import load_settings
 
     return create_app(load_settings())
-
-
-@get("/sw.js", include_in_schema=False, media_type="text/javascript")
-async def service_worker() -> Response[bytes]:
-    """The service worker, from the site root so that its scope covers the whole app."""
-    if not SERVICE_WORKER.is_file():
-        return Response(b"", status_code=404, media_type="text/javascript")
-    return Response(SERVICE_WORKER.read_bytes(), media_type="text/javascript",
-                    headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
-
-
-@get("/", include_in_schema=False, media_type=MediaType.HTML)
-async def demo_page() -> Response[bytes]:
-    """The demo page (development mode only)."""
-    page = WEB_DIR / "demo.html"
-    if not page.is_file():
-        return Response(b"<!doctype html><title>Herald</title><p>Herald is running.</p>", media_type=MediaType.HTML)
-    return Response(page.read_bytes(), media_type=MediaType.HTML)

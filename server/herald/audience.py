@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, distinct, func, select
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from herald.db import Database
@@ -82,3 +83,31 @@ class Audience:
             rows = await conn.execute(select(topic_subscribers.c.user_id)
                                       .where(topic_subscribers.c.topic == topic).order_by(topic_subscribers.c.user_id))
             return list(rows.scalars())
+
+    async def groups(self) -> list[Row]:  # type: ignore[type-arg]
+        """Every group with its member count (``name``, ``created_at``, ``members``), by name."""
+        async with self.db.read() as conn:
+            return list(await conn.execute(
+                select(groups.c.name, groups.c.created_at, func.count(group_members.c.user_id).label("members"))
+                .select_from(groups.outerjoin(group_members, group_members.c.group_name == groups.c.name))
+                .group_by(groups.c.name, groups.c.created_at).order_by(groups.c.name)))
+
+    async def topics(self) -> list[Row]:  # type: ignore[type-arg]
+        """Every topic someone follows, with its follower count (``topic``, ``followers``), by name."""
+        async with self.db.read() as conn:
+            return list(await conn.execute(
+                select(topic_subscribers.c.topic, func.count().label("followers"))
+                .group_by(topic_subscribers.c.topic).order_by(topic_subscribers.c.topic)))
+
+    async def names(self, limit: int) -> tuple[list[str], list[str]]:
+        """Up to ``limit`` group names and topic names, sorted, for pickers."""
+        async with self.db.read() as conn:
+            group_names = list((await conn.execute(select(groups.c.name).order_by(groups.c.name).limit(limit))).scalars())
+            topic_names = list((await conn.execute(select(distinct(topic_subscribers.c.topic))
+                                                   .order_by(topic_subscribers.c.topic).limit(limit))).scalars())
+        return group_names, topic_names
+
+    async def count(self, target: Target) -> int:
+        """How many users a target names right now."""
+        async with self.db.read() as conn:
+            return len(await self.expand(conn, target))

@@ -30,17 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     vapid.add_argument("--rotate", action="store_true",
                        help="make a new key pair and delete every push subscription (browsers subscribe again)")
 
-    from herald.admin_cli import add_admin_arguments
+    from herald.admin.cli import add_admin_arguments
 
     add_admin_arguments(commands.add_parser("admin", help="admin console accounts: create, password"))
 
-    from herald.bench import add_bench_arguments
+    from herald.bench.cli import add_bench_arguments
 
     add_bench_arguments(commands.add_parser("bench", help="load-test SSE fan-out of a Herald server or a peer"))
 
     args = parser.parse_args(argv)
     if args.command == "bench":  # a client of any server: this machine's HERALD_* settings do not apply
-        from herald.bench import run_bench
+        from herald.bench.cli import run_bench
 
         return run_bench(args)
     overrides = {key: value for key, value in vars(args).items() if key in ("host", "port", "database_url", "redis_url")}
@@ -65,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         print("database is up to date")
         return 0
     if args.command == "vapid":
-        from herald.push_vapid import vapid_command
+        from herald.push.vapid import vapid_command
 
         return vapid_command(settings, rotate=args.rotate)
     if args.command == "admin":
-        from herald.admin_cli import admin_command
+        from herald.admin.cli import admin_command
 
         return admin_command(settings, args)
     from herald.tokens import TokenError, TokenSigner

@@ -22,7 +22,7 @@ MAX_ACTORS = 3
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class InboxWrite:
     """One inbox write, ready for the bus: ``payload`` is the notification's JSON."""
 
     user_id: str
@@ -78,19 +78,19 @@ class Inbox:
         self.db = db
         self.group_window_ms = group_window_seconds * 1000
 
-    async def deliver(self, conn: AsyncConnection, note: dict[str, Any], user_ids: Sequence[str]) -> list[Delivery]:
+    async def deliver(self, conn: AsyncConnection, note: dict[str, Any], user_ids: Sequence[str]) -> list[InboxWrite]:
         """Put ``note`` (already inserted) into each user's inbox inside the caller's transaction."""
         if not user_ids:
             return []
         seqs = await self._allocate(conn, sorted(set(user_ids)), note["created_at"])
         grouped = await self._open_groups(conn, note, list(seqs)) if note["group_key"] else {}
         rank = PRIORITY_RANK[note["priority"]]
-        deliveries: list[Delivery] = []
+        deliveries: list[InboxWrite] = []
         fresh = [user for user in seqs if user not in grouped]
         if fresh:
             await self._insert_items(conn, note, fresh)
             shared = encoder.encode(self._wire(note, note["id"], 1, [note["actor"]] if note["actor"] else None))
-            deliveries.extend(Delivery(user, seqs[user], rank, shared) for user in fresh)
+            deliveries.extend(InboxWrite(user, seqs[user], rank, shared) for user in fresh)
         if grouped:
             await conn.execute(
                 update(inbox_items)
@@ -101,7 +101,7 @@ class Inbox:
                 [{"u": user, "item": item_id, "s": seqs[user], "n": count, "a": actors}
                  for user, (item_id, count, actors) in grouped.items()])
         for user, (item_id, count, actors) in grouped.items():
-            deliveries.append(Delivery(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors))))
+            deliveries.append(InboxWrite(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors))))
         return deliveries
 
     async def _allocate(self, conn: AsyncConnection, user_ids: list[str], now: int) -> dict[str, int]:

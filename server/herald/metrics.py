@@ -13,7 +13,7 @@ scrape answers for the whole server. Gauges say how they combine
 (``multiprocess_mode``): connections add up over live workers, the fan-out lag
 is the worst live worker's.
 
-The gateway counts frames and latencies in plain ints (``gateway.Stats``),
+The gateway counts frames and latencies in plain ints (``delivery.connection.Stats``),
 because a prometheus_client call per frame costs too much on the hot path.
 ``sync`` moves what those counts gained since the last call into real
 counters and histograms, once a second (``sync_forever``) and before each
@@ -31,13 +31,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Delivery latency buckets (seconds): the gateway counts into these in plain ints (delivery/connection.py).
+LATENCY_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SYNC_SECONDS = 1.0
 
 
 class Metrics:
     def __init__(self) -> None:
-        from herald.gateway import LATENCY_BOUNDS  # the gateway counts into these buckets (imports this module)
-
         self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
         # The metric objects live here; in multiprocess mode their values are also in the shared files.
         self._own = CollectorRegistry(auto_describe=True)

@@ -4,13 +4,18 @@ Persist first: the 202 is sent only after the transaction that writes the
 notification and every inbox item has committed. Fan-out comes after, and
 failing it loses nothing (connections recover from the inbox).
 
+Every change to an inbox goes out through here, new items (``publish``) and
+read state (``publish_read``) alike, so the rule "commit, then fan out" lives
+in one place (``_announce``): what committed stands, a bus that fails is
+logged and counted, and the caller gets its success answer.
+
 Two limits apply here. Per producer (API key, or admin): beyond
 ``HERALD_PUBLISH_RATE_PER_SECOND`` a publish is refused with 429 before
 anything is written. Per recipient: a user who gets more than
 ``HERALD_RECIPIENT_LIVE_PER_MINUTE`` new items still gets every one in the
 inbox and on every live connection, but the excess goes out ``"quiet": true``
 (the browser lists it without a toast and shows one digest toast for them;
-push.py sends one digest push instead of one push each). Only new items count:
+push/service.py sends one digest push instead of one push each). Only new items count:
 a group updated in place replaces its toast rather than adding one. Urgent
 items count but are never made quiet.
 """
@@ -20,7 +25,7 @@ import dataclasses
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import msgspec
 from redis.exceptions import RedisError
@@ -29,17 +34,16 @@ from sqlalchemy.exc import IntegrityError
 
 from herald.audience import Audience
 from herald.db import Database
-from herald.errors import too_many_requests, unavailable
-from herald.fanout import BusEvent, Fanout
-from herald.inbox import Delivery, Inbox
+from herald.errors import not_found, too_many_requests, unavailable
+from herald.fanout.base import BusEvent, Fanout
+from herald.inbox import Inbox, InboxWrite
 from herald.metrics import Metrics
 from herald.models import idempotency_keys, notifications
 from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, new_id, now_ms
 
 if TYPE_CHECKING:
-    from herald.admin_delivery import DeliveryLog
-    from herald.push import PushService
+    from herald.push.service import PushService
 
 log = logging.getLogger("herald.publish")
 
@@ -54,9 +58,16 @@ class _Shape(msgspec.Struct, rename="camel"):
 _shape = msgspec.json.Decoder(_Shape).decode
 
 
+class Recorder(Protocol):
+    """Told of every persisted publish after its fan-out (the admin console's delivery counts)."""
+
+    def record(self, notification_id: str, writes: Sequence[InboxWrite], pushes_queued: int) -> None: ...
+
+
 class Publisher:
     def __init__(self, db: Database, inbox: Inbox, audience: Audience, fanout: Fanout, metrics: Metrics,
-                 idempotency_seconds: int, *, limiter: RateLimiter | None = None, publish_limit: Limit = NO_LIMIT,
+                 idempotency_seconds: int, *, push: PushService | None = None, recorder: Recorder | None = None,
+                 limiter: RateLimiter | None = None, publish_limit: Limit = NO_LIMIT,
                  recipient_limit: Limit = NO_LIMIT) -> None:
         self.db = db
         self.inbox = inbox
@@ -64,8 +75,8 @@ class Publisher:
         self.fanout = fanout
         self.metrics = metrics
         self.idempotency_ms = idempotency_seconds * 1000
-        self.push: PushService | None = None
-        self.delivery_log: DeliveryLog | None = None  # the admin's live/pushed counts per notification
+        self.push = push  # Web Push for the recipients the fan-out cannot reach
+        self.recorder = recorder
         self.limiter = limiter or MemoryRateLimiter()
         self.publish_limit = publish_limit
         self.recipient_limit = recipient_limit
@@ -93,9 +104,9 @@ class Publisher:
                 return earlier
             self.metrics.publishes.labels(_target_kind(request)).inc()
             self.metrics.inbox_writes.inc(len(deliveries))
-            pushes = await self.fan_out(deliveries, accepted)
-            if self.delivery_log is not None:
-                self.delivery_log.record(response.id, deliveries, pushes)
+            pushes = await self._fan_out(deliveries, accepted)
+            if self.recorder is not None:
+                self.recorder.record(response.id, deliveries, pushes)
             return response
 
     async def publish_live(self, request: PublishRequest) -> PublishResponse:
@@ -123,19 +134,40 @@ class Publisher:
                 f"Publishing too fast: at most {limit.rate_per_second:g} per second (bursts of {limit.burst}) "
                 "per API key. Nothing was stored; send it again after Retry-After seconds.", math.ceil(wait))
 
-    async def fan_out(self, deliveries: list[Delivery], accepted: float = 0.0) -> int:
+    async def publish_read(self, user_id: str, item_ids: list[str] | None) -> int:
+        """Mark items read (all, for ``None``) and tell every connection of the user; returns the unread count."""
+        if item_ids is not None and any("\x00" in item_id for item_id in item_ids):
+            raise not_found("No such notification in your inbox.")  # ids never hold NUL; PostgreSQL could not even look
+        result = await self.inbox.mark_read(user_id, item_ids)
+        if result is None:
+            raise not_found("No such notification in your inbox.")
+        changed, unread = result
+        if changed or item_ids is None:
+            body = {"all": True, "unreadCount": unread} if item_ids is None else {"ids": changed, "unreadCount": unread}
+            await self._announce([BusEvent("read", user_id, 0, -1, encoder.encode(body))])
+        return unread
+
+    async def _announce(self, events: list[BusEvent]) -> None:
+        """Offer committed changes to the bus. Never raises: what committed stands, whatever the bus does.
+
+        A lost notification is recovered by each connection from the inbox (the gap fill,
+        and the resync every connection makes when a Redis bus comes back).
+        """
+        try:
+            await self.fanout.publish(events)
+        except Exception as exc:  # noqa: BLE001 - the commit is the answer; the bus is an optimisation on top
+            if isinstance(exc, (RedisError, OSError)):
+                self.metrics.redis_errors.labels("publish").inc()
+            log.warning("fan-out failed for %d events (%s); clients will recover from the inbox", len(events), exc)
+
+    async def _fan_out(self, deliveries: list[InboxWrite], accepted: float = 0.0) -> int:
         """Offer the deliveries to live connections and queue Web Push for the rest; returns pushes queued."""
         try:
             deliveries = await self._quiet_excess(deliveries)
         except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
             log.exception("per-recipient limit failed; delivering %d items with toasts", len(deliveries))
-        events = [BusEvent("notification", d.user_id, d.seq, d.rank, d.payload, accepted) for d in deliveries]
-        try:
-            await self.fanout.publish(events)
-        except Exception as exc:  # noqa: BLE001 - the inbox has it; streams recover on resume or gap fill
-            if isinstance(exc, (RedisError, OSError)):
-                self.metrics.redis_errors.labels("publish").inc()
-            log.warning("fan-out failed for %d deliveries (%s); clients will recover from the inbox", len(events), exc)
+        await self._announce([BusEvent("notification", d.user_id, d.seq, d.rank, d.payload, accepted)
+                              for d in deliveries])
         if self.push is not None:
             try:
                 return await self.push.enqueue(deliveries)
@@ -143,7 +175,7 @@ class Publisher:
                 log.exception("queueing Web Push failed for %d deliveries", len(deliveries))
         return 0
 
-    async def _quiet_excess(self, deliveries: list[Delivery]) -> list[Delivery]:
+    async def _quiet_excess(self, deliveries: list[InboxWrite]) -> list[InboxWrite]:
         """The deliveries, those of new items to users over the per-recipient limit re-encoded ``"quiet": true``."""
         limit = self.recipient_limit
         if not limit.enabled or not deliveries:
@@ -175,7 +207,7 @@ class Publisher:
             self.metrics.quiet_deliveries.inc(made_quiet)
         return result
 
-    async def _persist(self, request: PublishRequest, producer: str) -> tuple[PublishResponse, list[Delivery]]:
+    async def _persist(self, request: PublishRequest, producer: str) -> tuple[PublishResponse, list[InboxWrite]]:
         now = now_ms()
         note: dict[str, Any] = {
             "id": new_id(), "type": request.type, "title": request.title, "body": request.body,

@@ -17,7 +17,7 @@ SQLite's single writer in front of the next publish.
 - A group update clears ``delivered_at`` (inbox.py): the new version needs a
   receipt of its own.
 - What a crash loses: the receipts of the last quarter second. Their items
-  may then get a Web Push they did not need (push.py, the acknowledgement
+  may then get a Web Push they did not need (push/service.py, the acknowledgement
   timeout); nothing else depends on receipts.
 """
 from __future__ import annotations
@@ -25,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Sequence
+from typing import Annotated, Sequence
 
+import msgspec
 from sqlalchemy import bindparam, update
 
 from herald.db import Database
@@ -44,6 +45,10 @@ MAX_PENDING = 100_000  # receipts waiting for a stalled database; beyond this th
 MAX_PENDING_PER_USER = 2_000
 FLUSH_CHUNK = 2_000  # rows per executemany, so one flush never holds the write lock for long
 RETRY_SECONDS = 2.0  # after a failed write: the database is back soon, and the log need not fill meanwhile
+
+ItemId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+AckIds = Annotated[list[ItemId], msgspec.Meta(min_length=1, max_length=MAX_IDS_PER_ACK)]
+"""The ids one acknowledgement may carry (HTTP ``/ack`` and the WebSocket ``ack`` message alike)."""
 
 _STAMP = (update(inbox_items)
           .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("i"),

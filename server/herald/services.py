@@ -1,29 +1,39 @@
-"""The objects one Herald app is made of, wired together once from the settings."""
+"""The objects one Herald app is made of, wired together once from the settings.
+
+The composition root: each object gets its collaborators here, at construction.
+It is the one domain-side module that knows the admin console, which it
+reaches only by plugging the console's delivery counts into the publisher as
+its recorder.
+"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
 
-from herald.admin_services import AdminServices
+from herald.admin.services import AdminServices
 from herald.admission import Admission
+from herald.api_keys import KeyStore
 from herald.audience import Audience
 from herald.db import Database
-from herald.fanout import Fanout, InProcessFanout
-from herald.gateway import Gateway
+from herald.delivery.gateway import Gateway
+from herald.fanout.base import Fanout
+from herald.fanout.memory import InProcessFanout
 from herald.inbox import Inbox
 from herald.metrics import Metrics
 from herald.publish import Publisher
-from herald.push import PushService
-from herald.receipts import Receipts
+from herald.push.service import PushService
 from herald.ratelimit import Limit, RateLimiter, build_limiter
+from herald.receipts import Receipts
+from herald.retention import Retention
 from herald.settings import Settings
-from herald.tokens import TokenSigner
 from herald.tasks import cancel
-from herald.wire import now_ms
+from herald.tokens import TokenSigner
 
 log = logging.getLogger("herald")
+KEY_USE_FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -38,10 +48,12 @@ class Services:
     publisher: Publisher
     gateway: Gateway
     push: PushService
+    keys: KeyStore
     admin: AdminServices
     receipts: Receipts
     limiter: RateLimiter
     admission: Admission
+    retention: Retention
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -52,21 +64,22 @@ class Services:
         limiter = build_limiter(settings.redis_url, metrics)
         inbox = Inbox(db, settings.group_window_seconds)
         audience = Audience(db)
+        # Pushes go to users the fan-out cannot reach; the publisher hands them over after each commit.
+        push = PushService(settings, db, inbox, fanout, metrics, limiter=limiter)
+        admin = AdminServices(db, fanout, metrics)
         publisher = Publisher(
-            db, inbox, audience, fanout, metrics, settings.idempotency_seconds, limiter=limiter,
-            publish_limit=Limit("publish", settings.publish_rate_per_second, settings.publish_burst),
+            db, inbox, audience, fanout, metrics, settings.idempotency_seconds, push=push, recorder=admin.deliveries,
+            limiter=limiter, publish_limit=Limit("publish", settings.publish_rate_per_second, settings.publish_burst),
             recipient_limit=Limit("recipient_live", settings.recipient_live_per_minute / 60,
                                   settings.recipient_live_per_minute))
-        # Pushes go to users the fan-out cannot reach; the publisher hands them over after each commit.
-        publisher.push = push = PushService(settings, db, inbox, fanout, metrics, limiter=limiter)
-        admin = AdminServices(db, fanout, metrics)
-        publisher.delivery_log = admin.deliveries
         return cls(
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
-            inbox=inbox, audience=audience,
+            inbox=inbox, audience=audience, keys=KeyStore(db, settings.api_keys),
             publisher=publisher, push=push, admin=admin, receipts=Receipts(db, metrics),
             limiter=limiter,
             admission=Admission(settings, limiter, metrics),
+            retention=Retention(inbox, publisher, metrics, retention_seconds=settings.retention_seconds,
+                                interval_seconds=settings.prune_interval_seconds),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
                             retry_milliseconds=settings.retry_milliseconds,
                             queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds,
@@ -77,8 +90,9 @@ class Services:
     async def start(self) -> None:
         await self.fanout.start()
         await self.gateway.start()
-        self._tasks.append(asyncio.create_task(self._prune_forever(), name="herald-prune"))
+        self._tasks.append(asyncio.create_task(self.retention.run_forever(), name="herald-prune"))
         self._tasks.append(asyncio.create_task(self.metrics.sync_forever(), name="herald-metrics"))
+        self._tasks.append(asyncio.create_task(self._flush_key_use_forever(), name="herald-key-use"))
         await self.push.start()
         await self.admin.start()
         await self.receipts.start()
@@ -89,6 +103,8 @@ class Services:
 
     async def stop(self) -> None:
         await cancel(self._tasks)
+        with contextlib.suppress(Exception):  # best effort: last-use times only, the database may be gone
+            await self.keys.flush()
         await self.gateway.stop()
         await self.receipts.stop()
         await self.admin.stop()
@@ -98,25 +114,19 @@ class Services:
         await self.db.close()
         self.metrics.close()
 
-    async def prune_once(self) -> int:
-        removed = await self.inbox.prune(now_ms() - self.settings.retention_seconds * 1000)
-        await self.publisher.prune_keys()
-        self.metrics.pruned.inc(removed)
-        return removed
-
-    async def _prune_forever(self) -> None:
+    async def _flush_key_use_forever(self) -> None:
+        """API keys' last use, written in the background so that publishing never waits on it."""
         while True:
+            await asyncio.sleep(KEY_USE_FLUSH_SECONDS)
             try:
-                await self.prune_once()
-            except Exception:  # noqa: BLE001 - retried next round; a failed prune only delays deletion
-                self.metrics.database_errors.labels("prune").inc()
-                log.exception("retention prune failed")
-            await asyncio.sleep(self.settings.prune_interval_seconds)
+                await self.keys.flush()
+            except Exception:  # noqa: BLE001 - statistics only; the next round writes what comes next
+                log.exception("writing API key last use failed")
 
 
 def _fanout(settings: Settings, metrics: Metrics) -> Fanout:
     if settings.redis_url:
-        from herald.fanout_redis import RedisFanout
+        from herald.fanout.redis import RedisFanout  # redis-py's pub/sub machinery only when it is used
 
         return RedisFanout(settings.redis_url, metrics=metrics)
     return InProcessFanout()

@@ -20,3 +20,18 @@ async def cancel(tasks: Iterable[asyncio.Future[Any] | None]) -> None:
     for task in running:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until ``event`` is set or ``seconds`` pass; True if it was set.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it swallows a cancellation that
+    arrives as the event is set (python/cpython#86296), and a loop waiting
+    that way would outlive the ``cancel`` that was meant to stop it.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True

@@ -6,9 +6,13 @@ minted for the product's backend (Bearer), ``session`` tokens live only in
 the HttpOnly cookie that ``POST /api/session`` sets. PyJWT checks signature,
 expiry and audience; we pin the algorithm so ``alg: none`` and key confusion
 are impossible.
+
+``secret_digest`` is what Herald stores instead of a high-entropy secret it
+issued (API keys, admin session tokens).
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -66,3 +70,8 @@ class TokenSigner:
         if not isinstance(subject, str) or not NAME_RE.match(subject):
             raise TokenError("invalid subject")
         return subject
+
+
+def secret_digest(secret: str) -> str:
+    """SHA-256 hex of a high-entropy secret. A slow password hash protects guessable secrets; these are not."""
+    return hashlib.sha256(secret.encode()).hexdigest()

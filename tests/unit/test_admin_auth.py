@@ -9,7 +9,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from herald.admin_auth import LoginThrottle
+from herald.admin.accounts import LoginThrottle
 from herald.app import create_app
 from herald.settings import load_settings
 from tests.herald_server import HeraldServer
@@ -174,7 +174,7 @@ class Clock:
 
 def test_throttle_lockout_doubles_and_is_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
-    monkeypatch.setattr("herald.admin_auth.time.monotonic", clock)
+    monkeypatch.setattr("herald.admin.accounts.time.monotonic", clock)
     throttle = LoginThrottle(free_per_user=3, free_per_address=100, base_seconds=10, max_seconds=35, forget_seconds=600)
     for _ in range(2):
         throttle.failed("ann", "1.2.3.4")
@@ -195,7 +195,7 @@ def test_throttle_lockout_doubles_and_is_forgotten(monkeypatch: pytest.MonkeyPat
 
 
 def test_throttle_counts_addresses_and_success_clears_only_the_username(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("herald.admin_auth.time.monotonic", Clock())
+    monkeypatch.setattr("herald.admin.accounts.time.monotonic", Clock())
     throttle = LoginThrottle(free_per_user=5, free_per_address=3, base_seconds=30)
     for name in ("a", "b", "c"):
         throttle.failed(name, "9.9.9.9")

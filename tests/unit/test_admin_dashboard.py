@@ -6,8 +6,8 @@ import re
 import httpx
 import pytest
 
-from herald.admin_dashboard import cards, chart
-from herald.admin_sampler import MetricsSampler, Point, quantile, read_registry
+from herald.admin.dashboard import cards, chart
+from herald.admin.sampler import MetricsSampler, Point, quantile, read_registry
 from herald.metrics import Metrics
 from tests.herald_server import HeraldServer
 from tests.unit.test_admin_support import AdminClient, admin  # noqa: F401 - fixture

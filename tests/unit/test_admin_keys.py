@@ -5,7 +5,7 @@ import re
 
 import httpx
 
-from herald.auth import fingerprint
+from herald.api_keys import fingerprint
 from tests.herald_server import HeraldServer
 from tests.unit.test_admin_support import AdminClient, admin, eventually  # noqa: F401 - fixture
 

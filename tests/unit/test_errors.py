@@ -86,7 +86,7 @@ def _answer_to(exc: Exception) -> httpx.Response:
     from litestar import Litestar, get
     from litestar.testing import TestClient
 
-    from herald.errors import EXCEPTION_HANDLERS
+    from herald.api.errors import EXCEPTION_HANDLERS
 
     @get("/boom")
     async def boom() -> None:

@@ -8,8 +8,8 @@ import pytest
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from herald.fanout import BusEvent
-from herald.fanout_redis import RedisFanout, decode_batch, encode_batch
+from herald.fanout.base import BusEvent
+from herald.fanout.redis import RedisFanout, decode_batch, encode_batch
 from tests.herald_server import RedisServer
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from herald.db import Database, migrate
-from herald.gateway import StartLoader
+from herald.delivery.starts import StartLoader
 from herald.inbox import Inbox
 from herald.models import inbox_items, notifications
 from herald.wire import new_id, now_ms

@@ -8,9 +8,9 @@ import httpx
 import pytest
 import websockets
 
-from herald.connection import LIVE_LIMIT, Connection
-from herald.fanout import BusEvent
-from herald.sse import SSEEncoder
+from herald.delivery.connection import LIVE_LIMIT, Connection
+from herald.fanout.base import BusEvent
+from herald.delivery.sse import SSEEncoder
 from tests.herald_server import HeraldServer
 from tests.sse_client import open_stream
 

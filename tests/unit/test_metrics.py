@@ -15,7 +15,8 @@ from typing import Iterator
 import httpx
 import pytest
 
-from herald.gateway import LATENCY_BOUNDS, Stats
+from herald.delivery.connection import Stats
+from herald.metrics import LATENCY_BOUNDS
 from herald.metrics import Metrics
 from tests.herald_server import (HeraldServer, RedisServer, _children, create_postgres_database,
                                  drop_postgres_database)

@@ -6,7 +6,7 @@ import ipaddress
 import pytest
 
 from herald.errors import HeraldError
-from herald.push_endpoint import EndpointRefused, SafeResolver, address_kind, check_endpoint
+from herald.push.endpoint import EndpointRefused, SafeResolver, address_kind, check_endpoint
 from herald.settings import DEFAULT_PUSH_HOSTS
 
 

@@ -102,7 +102,7 @@ def _ready(url: str) -> bool:
 
 
 def test_the_chunked_encoder_writes_exactly_what_uvicorn_would_have_framed() -> None:
-    from herald.sse import ChunkedSSEEncoder, SSEEncoder, chunk
+    from herald.delivery.sse import ChunkedSSEEncoder, SSEEncoder, chunk
 
     chunked, plain = ChunkedSSEEncoder(), SSEEncoder()
     payload = b'{"id":"x","title":"caf\xc3\xa9"}'

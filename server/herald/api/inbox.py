@@ -1,0 +1,125 @@
+"""Subscriber endpoints: the live stream, the inbox list, and read state."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from herald.api.admission import admit_stream
+from herald.api.auth import services, subscriber_dependency
+from herald.api.guards import json_body
+from herald.delivery.connection import Connection
+from herald.delivery.poll import PollAnswer, poll
+from herald.delivery.sse import CHUNKED_SSE_ENCODER, SSE_ENCODER, AsgiSink, SSEStream, TransportSink
+from herald.errors import invalid_cursor, invalid_request
+from herald.receipts import AckIds
+from herald.wire import MAX_CHANNELS, Notification, parse_channels, parse_cursor
+
+MAX_POLL_SECONDS = 60
+
+
+class InboxPage(msgspec.Struct, rename="camel"):
+    items: list[Notification]
+    unread_count: int
+    cursor: str
+    next_before: str | None
+
+
+class UnreadCount(msgspec.Struct, rename="camel"):
+    unread_count: int
+
+
+class AckBody(msgspec.Struct, forbid_unknown_fields=True):
+    ids: AckIds
+
+
+class InboxController(Controller):
+    path = "/api/notifications"
+    dependencies = subscriber_dependency
+    tags = ["subscriber"]
+
+    @get("/stream", media_type="text/event-stream", guards=[admit_stream])
+    async def stream(
+        self,
+        request: Request,
+        user_id: str,
+        last_event_id_query: Annotated[str | None, Parameter(query="lastEventId", max_length=32)] = None,
+        last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID", max_length=32)] = None,
+        channels: Annotated[str | None, Parameter(max_length=MAX_CHANNELS * 129,
+                                                  description="Live channels to join, comma-separated")] = None,
+    ) -> SSEStream:
+        """Server-Sent Events: ``ready``, ``notification``, ``read``, ``reset`` and ``channel``; resume with ``Last-Event-ID``."""
+        # The header wins: it is what the browser sends on its own reconnects.
+        resume = parse_cursor(last_event_id, "Last-Event-ID")
+        if resume is None:
+            resume = parse_cursor(last_event_id_query, "lastEventId")
+        joined = parse_channels(channels.split(",") if channels else [])
+        gateway = services(request).gateway
+
+        async def open_stream(sink: TransportSink | AsgiSink) -> Connection | None:
+            encoder = CHUNKED_SSE_ENCODER if isinstance(sink, TransportSink) else SSE_ENCODER
+            return await gateway.open(user_id, resume, encoder, sink, "sse", joined)
+
+        return SSEStream(open_stream)
+
+    @get("/poll", media_type=MediaType.JSON, guards=[admit_stream], opt={"transport": "poll"},
+         responses={200: ResponseSpec(PollAnswer, description="Items after the cursor", generate_examples=False)})
+    async def long_poll(
+        self,
+        request: Request,
+        user_id: str,
+        cursor: Annotated[str | None, Parameter(max_length=32)] = None,
+        timeout: Annotated[float, Parameter(ge=0, le=MAX_POLL_SECONDS)] = 25,
+    ) -> Response[bytes]:
+        """Long polling: items after ``cursor`` (urgent first) at once, or when one arrives, or after ``timeout`` s."""
+        s = services(request)
+        body = await poll(s.inbox, s.fanout, user_id, parse_cursor(cursor, "cursor"), timeout)
+        return Response(body, media_type=MediaType.JSON, headers={"Cache-Control": "no-store"})
+
+    @get("/")
+    async def list_items(
+        self,
+        request: Request,
+        user_id: str,
+        since: Annotated[str | None, Parameter(max_length=32)] = None,
+        before: Annotated[str | None, Parameter(max_length=32)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> InboxPage:
+        """The inbox: the newest page, items after ``since`` (oldest first), or before ``before`` (newest first)."""
+        since_seq, before_seq = parse_cursor(since, "since"), parse_cursor(before, "before")
+        if since_seq is not None and before_seq is not None:
+            raise invalid_request("Give either 'since' or 'before', not both.")
+        s = services(request)
+        newest = await s.inbox.last_seq(user_id)
+        if (since_seq or 0) > newest or (before_seq or 0) > newest + 1:
+            raise invalid_cursor("The cursor is ahead of this inbox: it was not issued for this user.")
+        page = await s.inbox.page(user_id, since=since_seq, before=before_seq, limit=limit)
+        if page.seqs:
+            cursor = max(page.seqs)
+        else:
+            cursor = since_seq if since_seq is not None else newest if before_seq is None else 0
+        next_before = str(min(page.seqs)) if since_seq is None and len(page.seqs) == limit else None
+        return InboxPage(page.items, page.unread, str(cursor), next_before)
+
+    @post("/ack", status_code=204, guards=[json_body])
+    async def ack(self, request: Request, user_id: str, data: AckBody) -> None:
+        """Delivered receipts, batched: ids of items this client received (WebSocket clients send ``ack`` instead).
+
+        Ids that are not in the caller's inbox are ignored, as repeats are (see receipts.py).
+        """
+        services(request).receipts.record(user_id, data.ids, "http")
+
+    @post("/read-all", status_code=200)
+    async def read_all(self, request: Request, user_id: str) -> UnreadCount:
+        """Mark every item read, on every tab and device of this user."""
+        return UnreadCount(await services(request).publisher.publish_read(user_id, None))
+
+    @post("/{item_id:str}/read", status_code=200, raises=[NotFoundException])
+    async def read_one(self, request: Request, user_id: str, item_id: Annotated[str, Parameter(max_length=64)]) -> UnreadCount:
+        """Mark one item read, on every tab and device of this user."""
+        return UnreadCount(await services(request).publisher.publish_read(user_id, [item_id]))
+

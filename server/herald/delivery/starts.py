@@ -1,0 +1,63 @@
+"""Where opening streams start: the inbox head, retention floor and unread count, many users per query."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from herald.inbox import Inbox, StreamStart
+
+START_BATCH = 500  # stream opens answered by one query: a reconnect storm costs a few queries, not thousands
+START_QUERIES = 4  # batches in flight at once
+
+
+class StartLoader:
+    """Reads where each opening stream starts, many users per query.
+
+    Requests that arrive while a query runs wait for the next one, so a quiet
+    server answers each open with one query at once, and a reconnect storm of
+    thousands costs a few queries.
+    """
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self._waiting: dict[str, list[asyncio.Future[StreamStart]]] = {}
+        self._running = 0
+        self._scheduled = False
+
+    async def load(self, user_id: str) -> StreamStart:
+        future: asyncio.Future[StreamStart] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(user_id, []).append(future)
+        self._schedule()
+        return await future
+
+    def _schedule(self) -> None:
+        if not self._scheduled and self._waiting and self._running < START_QUERIES:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._launch)
+
+    def _launch(self) -> None:
+        self._scheduled = False
+        if not self._waiting or self._running >= START_QUERIES:
+            return
+        batch = dict(itertools.islice(self._waiting.items(), START_BATCH))
+        for user_id in batch:
+            del self._waiting[user_id]
+        self._running += 1
+        asyncio.get_running_loop().create_task(self._run(batch))
+
+    async def _run(self, batch: dict[str, list[asyncio.Future[StreamStart]]]) -> None:
+        try:
+            starts = await self.inbox.stream_starts(list(batch))
+        except Exception as exc:  # noqa: BLE001 - each waiting open fails as its own query would have
+            for futures in batch.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+        else:
+            for user_id, futures in batch.items():
+                for future in futures:
+                    if not future.done():
+                        future.set_result(starts[user_id])
+        finally:
+            self._running -= 1
+            self._schedule()

@@ -1,0 +1,1 @@
+"""Pushes for users with no live connection: the durable queue and its policy (``service``), the worker that drains it (``sender``), what a push carries (``message``), where it may go (``endpoint``) and the VAPID keys (``vapid``)."""

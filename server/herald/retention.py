@@ -1,0 +1,41 @@
+"""Retention: what is older than ``HERALD_RETENTION_SECONDS`` leaves the inbox, and old idempotency keys go.
+
+A stream resuming from before the pruned items gets ``reset`` (the inbox
+remembers the highest pruned sequence per user, see inbox.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from herald.inbox import Inbox
+from herald.metrics import Metrics
+from herald.publish import Publisher
+from herald.wire import now_ms
+
+log = logging.getLogger("herald")
+
+
+class Retention:
+    def __init__(self, inbox: Inbox, publisher: Publisher, metrics: Metrics, *, retention_seconds: int,
+                 interval_seconds: float) -> None:
+        self.inbox = inbox
+        self.publisher = publisher
+        self.metrics = metrics
+        self.retention_seconds = retention_seconds
+        self.interval_seconds = interval_seconds
+
+    async def prune_once(self) -> int:
+        removed = await self.inbox.prune(now_ms() - self.retention_seconds * 1000)
+        await self.publisher.prune_keys()
+        self.metrics.pruned.inc(removed)
+        return removed
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.prune_once()
+            except Exception:  # noqa: BLE001 - retried next round; a failed prune only delays deletion
+                self.metrics.database_errors.labels("prune").inc()
+                log.exception("retention prune failed")
+            await asyncio.sleep(self.interval_seconds)
