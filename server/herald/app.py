@@ -18,6 +18,7 @@ from herald.api_inbox import InboxController
 from herald.api_ws import notifications_ws
 from herald.api_ops import healthz, metrics, readyz
 from herald.api_producer import ProducerController
+from herald.api_pyodide import pyodide_handlers
 from herald.api_push import PushController
 from herald.api_session import SessionController
 from herald.errors import EXCEPTION_HANDLERS, ErrorResponses
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> Litestar:
         handlers.append(create_static_files_router(path="/static", directories=[WEB_DIR], include_in_schema=False))
     if not settings.is_production:
         handlers += [DemoController, demo_page]
+    handlers += pyodide_handlers(settings)
 
     return HeraldApp(
         route_handlers=handlers,
