@@ -30,6 +30,7 @@ export PATH="$PATH:/usr/sbin"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+# The Python client (clients/python) is a distribution of its own; its tests run against the server.
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]" -e "clients/python[httpx]"
 
 exec .venv/bin/python -m pytest "$@"

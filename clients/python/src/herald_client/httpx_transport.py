@@ -95,7 +95,7 @@ class HttpxEventStream:
             async for chunk in self._response.aiter_raw():
                 for event in parser.feed(chunk):
                     yield event
-        except httpx.TransportError as exc:  # a read timeout included: see STREAM_READ_TIMEOUT_SECONDS
+        except (httpx.TransportError, httpx.StreamError) as exc:  # a read timeout, or aclose() meanwhile
             raise ConnectionFailed(f"stream: {exc!r}") from exc
         raise ConnectionFailed("the stream ended")
 

@@ -142,6 +142,7 @@ class EventSourceStream:
 
     async def aclose(self) -> None:
         self._source.close()
+        self._queue.put_nowait(self._FAILED)  # an iteration waiting on the queue ends, as with a dropped stream
         for name, proxy in self._proxies:
             self._source.removeEventListener(name, proxy)
             proxy.destroy()

@@ -44,7 +44,7 @@ class Subscriber:
     """
 
     def __init__(self, url: str = "", *, token: str | None = None, cursor: str | None = None,
-                 channels: Sequence[str] = (), reconnect: Backoff = Backoff(base_seconds=1.0),
+                 channels: Sequence[str] = (), backoff: Backoff = Backoff(base_seconds=1.0),
                  retries: int = 3, timeout_seconds: float = 10.0, remember_ids: int = 10_000,
                  transport: AsyncTransport | None = None) -> None:
         if transport is None:
@@ -52,8 +52,8 @@ class Subscriber:
 
             transport = default_async_transport(url, timeout_seconds=timeout_seconds)
         self.transport = transport
-        self.retrying = Retrying({"Authorization": f"Bearer {token}"} if token else {}, retries, reconnect)
-        self.reconnect = reconnect
+        self.retrying = Retrying({"Authorization": f"Bearer {token}"} if token else {}, retries, backoff)
+        self.backoff = backoff
         self.channels = tuple(channels)
         self.cursor = cursor
         """Where a new connection resumes: save it to resume from here in another process."""
@@ -62,6 +62,7 @@ class Subscriber:
         self._seen: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._remember_ids = remember_ids
         self._stream: EventStream | None = None
+        self._now = False
 
     async def call(self, call: Call[T]) -> T:
         return await self.retrying.run_async(self.transport, call)
@@ -114,7 +115,17 @@ class Subscriber:
             finally:
                 self._stream = None
                 await stream.aclose()
-            attempt = await self._wait(attempt, failure)
+            if self._now:
+                self._now = False  # reconnect() asked: at once, no backoff
+            else:
+                attempt = await self._wait(attempt, failure)
+
+    async def reconnect(self) -> None:
+        """Drop the connection and open the next one now, from ``cursor`` (e.g. the network came back,
+        or ``cursor`` was set to replay from an earlier point; what was yielded before is not again)."""
+        if self._stream is not None:
+            self._now = True
+            await self._stream.aclose()
 
     async def aclose(self) -> None:
         """Close the open stream (an iteration in progress reconnects, unless it was left) and the transport."""
@@ -134,7 +145,7 @@ class Subscriber:
         return self.retrying.authorized(Request("GET", STREAM_PATH, params, headers=headers))
 
     async def _wait(self, attempt: int, error: HeraldError | None) -> int:
-        delay = self.reconnect.delay(attempt, error)
+        delay = self.backoff.delay(attempt, error)
         log.info("stream lost (%s); reconnecting in %.2f s", error.error if error else "ended", delay)
         await asyncio.sleep(delay)
         return attempt + 1
