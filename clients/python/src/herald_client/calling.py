@@ -1,7 +1,7 @@
 """Running ``Call``s: credentials on every request, and retries of what Herald asked to retry.
 
 Shared by the producers and the subscriber. A retry happens on 429 and 503
-(at least ``Retry-After`` later), on a 502/504 from a proxy, and on no answer
+(at least ``Retry-After`` later), on any other 5xx (a proxy's 502), and on no answer
 at all; never on an answer that says the request itself is wrong.
 """
 from __future__ import annotations
