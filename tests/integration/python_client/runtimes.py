@@ -137,3 +137,46 @@ class NodeRuntime:
     def close(self) -> None:
         self.process.kill()
         self.process.wait(5)
+
+
+class ChromiumRuntime:
+    """Pyodide in Chromium, on a page of Herald's origin: the session cookie and the browser's ``EventSource``.
+
+    The sync Playwright API cannot be called back, so a ``Run`` pulls its news from the page.
+    """
+
+    name, auth_mode = "chromium", "cookie"
+
+    HARNESS = """async (source) => {
+      const { loadPyodide } = await import('/static/vendor/pyodide/pyodide.mjs');
+      const pyodide = await loadPyodide({ indexURL: '/static/vendor/pyodide/' });
+      await pyodide.loadPackage('herald-client', { messageCallback: () => {} });
+      pyodide.FS.writeFile('/home/pyodide/scenarios.py', source);
+      const scenarios = pyodide.pyimport('scenarios');
+      const runs = {};
+      window.heraldStart = (id, name, kwargs) => {
+        const run = (runs[id] = { reports: [], result: null, error: null });
+        scenarios.run(name, kwargs, (text) => run.reports.push(text)).then(
+          (json) => { run.result = JSON.parse(json); }, (error) => { run.error = String(error); });
+      };
+      window.heraldTake = (id) => ({ ...runs[id], reports: runs[id].reports.splice(0) });
+    }"""
+
+    def __init__(self, page: Any, url: str) -> None:
+        self.page = page
+        page.goto(url + "/healthz")  # any page of the origin: the cookie and EventSource are same-origin
+        page.evaluate(self.HARNESS, SCENARIOS.read_text())
+        self.ids = itertools.count()
+
+    def start(self, scenario: str, **kwargs: Any) -> Run:
+        run_id = next(self.ids)
+        run = Run(pump=lambda: self._pump(run_id, run))
+        self.page.evaluate("([id, name, kwargs]) => window.heraldStart(id, name, kwargs)",
+                           [run_id, scenario, json.dumps(kwargs)])
+        return run
+
+    def _pump(self, run_id: int, run: Run) -> None:
+        news = self.page.evaluate("(id) => window.heraldTake(id)", run_id)
+        for report in news["reports"]:
+            run.update(report=report)
+        run.update(result=news["result"], error=news["error"])
