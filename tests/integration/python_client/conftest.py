@@ -12,16 +12,16 @@ from tests.integration.python_client.cases import CONNECTIONS_PER_USER
 from tests.integration.python_client.runtimes import CPythonRuntime, NodeRuntime, Runtime
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def herald(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeraldServer]:
-    """One SQLite server per module (the client speaks HTTP: the database behind it is the server's concern)."""
+    """One SQLite server for the client's tests (it speaks HTTP: the database behind it is the server's concern)."""
     server = HeraldServer(tmp_path_factory.mktemp("herald-python-client"),
                           HERALD_CONNECTIONS_PER_USER=str(CONNECTIONS_PER_USER)).start()
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def producer(herald: HeraldServer) -> Iterator[Herald]:
     with Herald(herald.url, herald.api_key) as client:
         yield client
