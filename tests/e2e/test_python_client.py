@@ -5,7 +5,6 @@ Everything comes from Herald's origin: the runtime, the wheel, the lock, the API
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -75,17 +74,4 @@ def test_the_python_demo_page_lists_the_inbox_and_prints_live_notifications(page
     web_server.publish(to={"users": [user_id]}, type="t", title="From the backend", priority="urgent")
     expect(output).to_contain_text("live: [urgent] From the backend")
     assert [url for url in requested if not url.startswith(web_server.url + "/")] == []
-
-
-def test_the_python_demo_page_is_not_served_in_production(tmp_path: Path) -> None:
-    import httpx
-
-    server = HeraldServer(tmp_path / "prod", HERALD_ENV="production").start()
-    try:
-        assert httpx.get(server.url + "/demo/python").status_code == 404
-        # The runtime and the wheel are not demo conveniences: pages of a product load them in production.
-        assert httpx.get(server.url + "/static/vendor/pyodide/pyodide-lock.json").status_code == 200
-    finally:
-        server.stop()
-
 

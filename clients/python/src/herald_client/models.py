@@ -6,7 +6,7 @@ these are snake_case, and ``from_wire`` is the only place that maps the two.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, Mapping
 
@@ -181,7 +181,7 @@ class LiveEvent:
     priority: str
     timestamp: int
     url: str | None = None
-    data: dict[str, Any] | None = field(default=None)
+    data: dict[str, Any] | None = None
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> LiveEvent:

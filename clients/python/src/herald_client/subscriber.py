@@ -26,7 +26,7 @@ from herald_client import api
 from herald_client.calling import Retrying, async_method
 from herald_client.errors import ConnectionFailed, HeraldError, StreamClosed
 from herald_client.http import AsyncTransport, Call, EventStream, Request, ServerEvent
-from herald_client.models import Event, InboxPage, LiveEvent, Notification, Ready, ReadChange, Reset
+from herald_client.models import Event, LiveEvent, Notification, Ready, ReadChange, Reset
 from herald_client.retry import Backoff
 
 T = TypeVar("T")
