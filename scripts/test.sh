@@ -18,10 +18,11 @@ done
 
 # Debian's full Chromium: Playwright cannot download browsers here, and the
 # service worker and notification tests need the full browser, not a headless shell.
-# nginx: the reverse-proxy test runs two nodes behind it.
+# nginx: the reverse-proxy test runs two nodes behind it. Node: Pyodide's tests of the Python client.
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+command -v node >/dev/null || missing="$missing nodejs"
 if [ -n "$missing" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
@@ -30,6 +31,7 @@ export PATH="$PATH:/usr/sbin"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+# The Python client (clients/python) is a distribution of its own; its tests run against the server.
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]" -e "clients/python[httpx]"
 
 exec .venv/bin/python -m pytest "$@"

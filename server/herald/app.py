@@ -16,6 +16,7 @@ from herald.api.errors import EXCEPTION_HANDLERS, ErrorResponses
 from herald.api.inbox import InboxController
 from herald.api.ops import healthz, metrics, readyz
 from herald.api.producer import ProducerController
+from herald.api.pyodide import python_demo_page
 from herald.api.push import PushController
 from herald.api.session import SessionController
 from herald.api.static import demo_page, service_worker, static_files
@@ -43,7 +44,7 @@ def create_app(settings: Settings) -> Litestar:
     handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController, healthz, readyz, metrics,
                       service_worker, admin_router(settings), *static_files()]
     if not settings.is_production:
-        handlers += [DemoController, demo_page]
+        handlers += [DemoController, demo_page, python_demo_page]
 
     return HeraldApp(
         route_handlers=handlers,

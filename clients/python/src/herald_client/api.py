@@ -1,0 +1,134 @@
+"""Every Herald endpoint the client speaks, as a ``Call`` builder: the request, and how to read its answer.
+
+``Herald``, ``AsyncHerald`` and ``Subscriber`` turn each builder into a method
+(``producer.py``, ``subscriber.py``), so an endpoint that lands on the server
+(devices, preferences, retract/replace) is one function here plus one line on
+the client that offers it. Only endpoints the server has are here.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Iterable
+from urllib.parse import quote
+
+from herald_client.http import Call, Request, Response, no_content
+from herald_client.models import Group, InboxPage, Priority, PublishResult, Session, Target, Token
+
+
+def publish(
+    to: Target, *, type: str, title: str, body: str = "", priority: Priority = "medium",
+    group_key: str | None = None, url: str | None = None, data: dict[str, Any] | None = None,
+    actor: str | None = None, idempotency_key: str | None = None,
+) -> Call[PublishResult]:
+    """``POST /api/publish``: store a notification in each recipient's inbox and deliver it live.
+
+    A ``Target.channel`` publish is a live event (``"persist": false``): stored nowhere, and
+    without ``group_key`` or an idempotency key, which need the inbox. Any other publish goes
+    with an idempotency key, made here when none is given, so that a retry after a lost
+    answer delivers nothing twice: Herald answers the same key with the first answer for 24 h.
+    """
+    wire: dict[str, Any] = {"to": dict(to.wire), "type": type, "title": title, "body": body, "priority": priority}
+    optional = {"groupKey": group_key, "url": url, "data": data, "actor": actor}
+    wire.update({key: value for key, value in optional.items() if value is not None})
+    if to.is_live:
+        wire["persist"] = False
+        key = idempotency_key  # Herald refuses one on a live event: sent only if the caller insists
+    else:
+        key = idempotency_key or uuid.uuid4().hex
+    if key is not None:
+        wire["idempotencyKey"] = key
+
+    def parse(response: Response) -> PublishResult:
+        answer = response.json()
+        return PublishResult(answer["id"], answer.get("recipients"), key)
+
+    return Call(Request("POST", "/api/publish", json=wire), parse)
+
+
+def mint_token(user_id: str, ttl_seconds: int | None = None) -> Call[Token]:
+    """``POST /api/tokens``: a subscriber token for one of the product's users (server default lifetime if None)."""
+    wire: dict[str, Any] = {"userId": user_id}
+    if ttl_seconds is not None:
+        wire["ttlSeconds"] = ttl_seconds
+    return Call(Request("POST", "/api/tokens", json=wire), lambda r: Token.from_wire(r.json()))
+
+
+def put_group(name: str, users: Iterable[str]) -> Call[Group]:
+    """``PUT /api/groups/{name}``: create or replace a group's members."""
+    return Call(Request("PUT", f"/api/groups/{_segment(name)}", json={"users": list(users)}), _group)
+
+
+def get_group(name: str) -> Call[Group]:
+    """``GET /api/groups/{name}``; ``NotFound`` if there is none."""
+    return Call(Request("GET", f"/api/groups/{_segment(name)}"), _group)
+
+
+def delete_group(name: str) -> Call[None]:
+    """``DELETE /api/groups/{name}``; ``NotFound`` if there is none."""
+    return Call(Request("DELETE", f"/api/groups/{_segment(name)}"), no_content)
+
+
+def followers(topic: str) -> Call[list[str]]:
+    """``GET /api/topics/{topic}/subscribers``: the users following a topic."""
+    return Call(Request("GET", f"/api/topics/{_segment(topic)}/subscribers"), lambda r: list(r.json()["users"]))
+
+
+def follow(topic: str, user_id: str) -> Call[None]:
+    """``PUT /api/topics/{topic}/subscribers/{userId}``: the user gets the topic's publishes."""
+    return Call(Request("PUT", f"/api/topics/{_segment(topic)}/subscribers/{_segment(user_id)}"), no_content)
+
+
+def unfollow(topic: str, user_id: str) -> Call[None]:
+    """``DELETE /api/topics/{topic}/subscribers/{userId}``; ``NotFound`` if the user did not follow it."""
+    return Call(Request("DELETE", f"/api/topics/{_segment(topic)}/subscribers/{_segment(user_id)}"), no_content)
+
+
+# Subscriber endpoints: the caller's own inbox, by token or session cookie.
+
+def list_page(*, since: str | None = None, before: str | None = None, limit: int = 50) -> Call[InboxPage]:
+    """``GET /api/notifications``: the newest page; items after ``since`` (oldest first); or before ``before``."""
+    params = {"limit": str(limit)}
+    if since is not None:
+        params["since"] = since
+    if before is not None:
+        params["before"] = before
+    return Call(Request("GET", "/api/notifications", params), lambda r: InboxPage.from_wire(r.json()))
+
+
+def mark_read(item_id: str) -> Call[int]:
+    """``POST /api/notifications/{id}/read``: the unread count after it; every other tab and device is told."""
+    return Call(Request("POST", f"/api/notifications/{_segment(item_id)}/read"), _unread)
+
+
+def mark_all_read() -> Call[int]:
+    """``POST /api/notifications/read-all``: 0, and every other tab and device is told."""
+    return Call(Request("POST", "/api/notifications/read-all"), _unread)
+
+
+def ack(item_ids: Iterable[str]) -> Call[None]:
+    """``POST /api/notifications/ack``: delivered receipts (Web Push then skips what a client confirmed)."""
+    return Call(Request("POST", "/api/notifications/ack", json={"ids": list(item_ids)}), no_content)
+
+
+def start_session(token: str) -> Call[Session]:
+    """``POST /api/session``: trade a subscriber token for the HttpOnly session cookie (browsers)."""
+    return Call(Request("POST", "/api/session", headers={"Authorization": f"Bearer {token}"}),
+                lambda r: Session.from_wire(r.json()))
+
+
+def end_session() -> Call[None]:
+    """``DELETE /api/session``: the cookie is cleared."""
+    return Call(Request("DELETE", "/api/session"), no_content)
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _group(response: Response) -> Group:
+    raw = response.json()
+    return Group(raw["name"], list(raw["users"]))
+
+
+def _unread(response: Response) -> int:
+    return int(response.json()["unreadCount"])
