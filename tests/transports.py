@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 import httpx
 import websockets
 
+from tests.herald_server import HeraldServer
 from tests.sse_client import open_stream
 
 TRANSPORTS = ["sse", "websocket", "poll"]
@@ -119,3 +121,14 @@ async def _poll(sub: Subscription, base_url: str, token: str, cursor: str | None
                 carried = answer["cursor"] if index == len(items) - 1 else cursor
                 await sub.queue.put(Message("notification", carried, item))
             cursor = answer["cursor"]
+
+
+def wait_for_receipt(server: HeraldServer, user_id: str, item_id: str, timeout: float = 5.0) -> dict[str, bool]:
+    """Every item of the user: whether it has a receipt, once ``item_id`` has one (they are written in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = dict(server.sql("SELECT id, delivered_at FROM inbox_items WHERE user_id = :u", u=user_id))
+        if rows.get(item_id) is not None:
+            return {item: at is not None for item, at in rows.items()}
+        assert time.monotonic() < deadline, f"no receipt for {item_id}"
+        time.sleep(0.05)

@@ -24,13 +24,13 @@ from collections import Counter
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from herald.fanout.base import BusEvent
-from herald.fanout.memory import InProcessFanout
 from herald.delivery.connection import Connection
 from herald.delivery.gateway import Gateway
+from herald.delivery.sse import SSEEncoder
+from herald.fanout.base import BusEvent
+from herald.fanout.memory import InProcessFanout
 from herald.inbox import StreamStart
 from herald.metrics import Metrics
-from herald.delivery.sse import SSEEncoder
 
 ENCODER = SSEEncoder()
 PAGE = 4  # the gateway reads 200 rows a page; a small page makes the multi-page path common

@@ -1,9 +1,9 @@
 """The per-connection queue and cursor, without a server: the rules of design section 6."""
 from __future__ import annotations
 
-from herald.fanout.base import BusEvent
 from herald.delivery.connection import Connection
 from herald.delivery.sse import SSEEncoder
+from herald.fanout.base import BusEvent
 from herald.wire import PRIORITY_RANK
 
 ENC = SSEEncoder()
