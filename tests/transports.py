@@ -1,7 +1,7 @@
 """One test-side client per transport (SSE, WebSocket, long polling), with one interface.
 
 Each yields ``Message``s: ``ready`` (cursor, unreadCount), ``notification``
-(cursor it carries, item), ``read`` (data), ``reset``. The contract tests run
+(cursor it carries, item), ``read`` (cursor, data), ``reset``. The contract tests run
 the same steps through all three.
 """
 from __future__ import annotations
@@ -113,13 +113,13 @@ async def _poll(sub: Subscription, base_url: str, token: str, cursor: str | None
             await sub.queue.put(Message("ready", cursor, {"unreadCount": first["unreadCount"]}))
         while True:
             answer = (await client.get("/api/notifications/poll", params={"cursor": cursor, "timeout": "5"})).json()
-            if answer["read"] is not None:
-                await sub.queue.put(Message("read", None, answer["read"]))
             items = answer["items"]
             # Only the last item of an answer may carry the answer's cursor: the others were not yet seen.
             for index, item in enumerate(items):
                 carried = answer["cursor"] if index == len(items) - 1 else cursor
                 await sub.queue.put(Message("notification", carried, item))
+            for change in answer["changes"]:
+                await sub.queue.put(Message(change["type"], change["cursor"], change))
             cursor = answer["cursor"]
 
 

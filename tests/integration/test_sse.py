@@ -99,5 +99,3 @@ def _ready(url: str) -> bool:
         return httpx.get(url + "/readyz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
-
-

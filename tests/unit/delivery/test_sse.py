@@ -13,7 +13,7 @@ def test_the_chunked_encoder_writes_exactly_what_uvicorn_would_have_framed() -> 
     assert chunked.opening(2000, 7, 3, True) == [chunk(plain.opening(2000, 7, 3, True)[0])], \
         "ready and reset go out as one chunk"
     assert plain.opening(2000, 7, 3, True)[0].endswith(plain.reset(7))
-    assert chunked.read(b'{"all":true}') == chunk(plain.read(b'{"all":true}'))
+    assert chunked.change("read", 7, b'{"all":true}') == chunk(plain.change("read", 7, b'{"all":true}'))
     assert chunked.heartbeat() == chunk(plain.heartbeat())
     first, second = b'{"n":1}', b'{"n":2}'
     assert chunked.channel(first) == chunk(plain.channel(first))
