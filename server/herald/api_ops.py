@@ -8,6 +8,7 @@ from litestar.exceptions import ServiceUnavailableException
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from herald.auth import services
+from herald.consume import statuses
 from herald.errors import error_response
 
 log = logging.getLogger("herald.ops")
@@ -20,8 +21,8 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", tags=["operations"], raises=[ServiceUnavailableException])
-async def readyz(request: Request) -> Response[dict[str, str]]:
-    """The database (and Redis, when configured) answer; 503 otherwise."""
+async def readyz(request: Request) -> Response[dict[str, object]]:
+    """The database (and Redis, when configured) answer; 503 otherwise. With log consumers, each source's state."""
     s = services(request)
     checks = {"database": s.db.ping, "bus": s.fanout.ping}
     for name, check in checks.items():
@@ -33,7 +34,13 @@ async def readyz(request: Request) -> Response[dict[str, str]]:
                 errors.labels("readiness").inc()
             log.warning("readiness: %s unavailable: %s", name, exc)
             return error_response("unavailable", 503, f"The {name} is unreachable.", {"Retry-After": "5"})
-    return Response({"status": "ok"})
+    if not s.consumers:
+        return Response({"status": "ok"})
+    # A log source that is down leaves this node ready: it still takes HTTP publishes and delivers live,
+    # and every node would fail alike, emptying the load balancer. The body says which source is unhealthy.
+    sources = statuses(s.consumers)
+    return Response({"status": "ok" if all(state == "ok" for state in sources.values()) else "degraded",
+                     "sources": sources})
 
 
 @get("/metrics", tags=["operations"], media_type=CONTENT_TYPE_LATEST)

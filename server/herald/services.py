@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from herald.admin_services import AdminServices
 from herald.admission import Admission
 from herald.audience import Audience
+from herald.consume import Consumer, build_consumers
 from herald.db import Database
 from herald.fanout import Fanout, InProcessFanout
 from herald.gateway import Gateway
@@ -42,6 +43,7 @@ class Services:
     receipts: Receipts
     limiter: RateLimiter
     admission: Admission
+    consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -61,8 +63,9 @@ class Services:
         publisher.push = push = PushService(settings, db, inbox, fanout, metrics, limiter=limiter)
         admin = AdminServices(db, fanout, metrics)
         publisher.delivery_log = admin.deliveries
+        consumers = build_consumers(settings, publisher, db, metrics)  # empty unless a log source is configured
         return cls(
-            settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
+            consumers=consumers, settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience,
             publisher=publisher, push=push, admin=admin, receipts=Receipts(db, metrics),
             limiter=limiter,
@@ -82,12 +85,16 @@ class Services:
         await self.push.start()
         await self.admin.start()
         await self.receipts.start()
+        for consumer in self.consumers:
+            await consumer.start()
         # What exists now (modules, the app, engines) lives as long as the process: keep the
         # cyclic collector from walking it on every full collection, which under a big fan-out
         # (thousands of short-lived events) otherwise costs tens of milliseconds at a time.
         gc.freeze()
 
     async def stop(self) -> None:
+        for consumer in self.consumers:  # first: a message being published still has the database and bus
+            await consumer.stop()
         await cancel(self._tasks)
         await self.gateway.stop()
         await self.receipts.stop()
