@@ -63,6 +63,7 @@ def admin_router(settings: Settings) -> Router:
     from herald.admin_audience import GroupsController, TopicsController
     from herald.admin_audit import AuditController
     from herald.admin_dashboard import DashboardController
+    from herald.admin_dead_letters import DeadLettersController
     from herald.admin_keys import KeysController
     from herald.admin_login import LoginController
     from herald.admin_notifications import NotificationsController
@@ -77,7 +78,8 @@ def admin_router(settings: Settings) -> Router:
     return Router(
         path="/admin",
         route_handlers=[LoginController, DashboardController, SendController, NotificationsController,
-                        GroupsController, TopicsController, KeysController, AuditController],
+                        GroupsController, TopicsController, KeysController, AuditController,
+                        DeadLettersController],
         middleware=[security_headers, DefineMiddleware(CSRFMiddleware, config=csrf)],
         guards=[require_admin],
         dependencies={"admin": Provide(current_admin, sync_to_thread=False)},

@@ -1,4 +1,4 @@
-"""The ``herald`` console command: serve, migrate, token."""
+"""The ``herald`` console command: serve, consume, migrate, token."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="server processes on this machine (needs Redis when > 1)")
 
     commands.add_parser("migrate", help="upgrade the database schema (Alembic)")
+
+    consume = commands.add_parser("consume", help="run only the log consumers (HERALD_CONSUME_*), with /readyz and /metrics")
+    consume.add_argument("--host", help="interface of the operations endpoints (HERALD_HOST)")
+    consume.add_argument("--port", type=int, help="port of the operations endpoints (HERALD_PORT)")
+    consume.add_argument("--database-url", help="SQLAlchemy async URL (HERALD_DATABASE_URL)")
+    consume.add_argument("--redis-url", help="Redis URL of the fan-out the serving nodes use (HERALD_REDIS_URL)")
+    consume.add_argument("--outbox-ddl", action="store_true", help="print the outbox table's SQL and exit")
 
     token = commands.add_parser("token", help="mint a subscriber token for a user id")
     token.add_argument("user_id")
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"herald: {exc}", file=sys.stderr)
         return 2
-    if args.command == "serve":
+    if args.command in ("serve", "consume"):
         from herald.logs import uvicorn_log_config
 
         # Before anything logs (the migration's imports do): every line in the configured format.
@@ -58,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(settings, args.workers)
+    if args.command == "consume":
+        from herald.consume.cli import consume_command
+
+        return consume_command(settings, outbox_ddl=args.outbox_ddl)
     if args.command == "migrate":
         from herald.db import migrate
 
