@@ -85,6 +85,8 @@ class Source(abc.ABC):
 
     name: str
     """The metrics label and dead-letter source: ``nats``, ``redis``, ``outbox``, ``kafka``."""
+    hold_every_seconds: float | None = None
+    """How often ``hold`` must be called for messages in hand, for a source that redelivers what is held too long."""
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -204,6 +206,7 @@ class Consumer:
         self.lag_history: deque[tuple[float, Lag]] = deque(maxlen=LAG_HISTORY)
         self._tasks: list[asyncio.Task[None]] = []
         self._lanes = asyncio.Semaphore(options.concurrency)
+        self._in_hand: set[Message] = set()
 
     async def start(self) -> None:
         self.metrics.consume_up.labels(self.name).set(0)
@@ -251,12 +254,33 @@ class Consumer:
     async def handle(self, batch: list[Message]) -> None:
         """Publish a batch completely before the next is taken; only a failed ack gives messages back."""
         pending = batch
+        self._in_hand = set(batch)
+        keeper = asyncio.create_task(self._keep_holding()) if self.source.hold_every_seconds else None
+        try:
+            await self._handle(pending)
+        finally:
+            await cancel([keeper])
+            self._in_hand = set()
+
+    async def _keep_holding(self) -> None:
+        """A batch slower than the source's redelivery time (a slow database) must not be handed out again."""
+        assert self.source.hold_every_seconds is not None
+        while True:
+            await asyncio.sleep(self.source.hold_every_seconds)
+            if self._in_hand:
+                try:
+                    await self.source.hold(list(self._in_hand))
+                except Exception:  # noqa: BLE001 - at worst redelivered, and answered by the idempotency key
+                    log.debug("holding %s messages failed", self.name, exc_info=True)
+
+    async def _handle(self, pending: list[Message]) -> None:
         backoff = Backoff(self.options.retry_base_seconds, self.options.retry_max_seconds)
         while pending:
             done, pending, wait = await self._publish_lanes(pending)
             try:
                 if done:
                     await self.source.ack(done)
+                    self._in_hand.difference_update(done)
                 if pending:
                     await self.source.hold(pending)
             except Exception as exc:  # noqa: BLE001 - they come again; their keys stop a second notification

@@ -43,6 +43,7 @@ class NatsSource(Source):
         self.durable = durable
         self.filter_subject = filter_subject
         self.ack_wait_seconds = ack_wait_seconds
+        self.hold_every_seconds = ack_wait_seconds / 3
         self.client: Client | None = None
         self.js: JetStreamContext | None = None
         self.subscription: JetStreamContext.PullSubscription | None = None

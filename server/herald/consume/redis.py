@@ -37,6 +37,7 @@ class RedisSource(Source):
         self.group = group
         self.consumer = consumer
         self.claim_idle_ms = int(claim_idle_seconds * 1000)
+        self.hold_every_seconds = claim_idle_seconds / 3
         self.redis: Redis | None = None
         self._own_pending = True  # read our own pending entries before new ones
         self._next_claim = 0.0
