@@ -211,7 +211,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Kafka consumer group shared by every Herald node."""
 
     consume_name: str = ""
-    """This consumer's name within Redis and Kafka groups. Empty: host name and process id."""
+    """This node's stable name in Redis and Kafka groups (also its Kafka static membership id): a node restarted
+    under the same name resumes its own pending messages at once. Empty: host name and process id."""
 
     consume_batch_size: int = 100
     """Messages taken from a source at once; the next batch is taken when this one is published."""

@@ -44,7 +44,7 @@ def sources(settings: Settings) -> list[Source]:
         from herald.consume.kafka import KafkaSource
 
         found.append(KafkaSource(settings.consume_kafka_bootstrap_servers, settings.consume_kafka_topics,
-                                 settings.consume_kafka_group, name))
+                                 settings.consume_kafka_group, name, settings.consume_name or None))
     return found
 
 

@@ -244,6 +244,7 @@ class Consumer:
                 batch = await self.source.fetch(self.options.batch_size, self.options.poll_seconds)
             except Exception as exc:  # noqa: BLE001 - the log is down or refused us: keep serving, retry later
                 self._down("unreachable" if opened else "cannot open", exc)
+                opened = False  # open again: it reconnects what broke (a LISTEN connection, a group lost)
                 await backoff.sleep()
                 continue
             self._up()

@@ -30,11 +30,13 @@ from herald.consume.base import Lag, Message, Source
 class KafkaSource(Source):
     name = "kafka"
 
-    def __init__(self, bootstrap_servers: Sequence[str], topics: Sequence[str], group: str, client_id: str) -> None:
+    def __init__(self, bootstrap_servers: Sequence[str], topics: Sequence[str], group: str, client_id: str,
+                 instance_id: str | None = None) -> None:
         self.bootstrap_servers = list(bootstrap_servers)
         self.topics = list(topics)
         self.group = group
         self.client_id = client_id
+        self.instance_id = instance_id
         self.consumer: AIOKafkaConsumer | None = None
         self._held: dict[TopicPartition, dict[int, float]] = {}  # offsets fetched, not yet acked -> timestamp
         self._next: dict[TopicPartition, int] = {}  # one past the last offset fetched
@@ -47,6 +49,9 @@ class KafkaSource(Source):
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers, group_id=self.group, client_id=self.client_id,
             enable_auto_commit=False, auto_offset_reset="earliest", request_timeout_ms=10_000,
+            # Static membership (KIP-345) when the node has a stable name: a node restarted after a crash
+            # takes its own place back at once instead of waiting for the broker to expire the dead member.
+            group_instance_id=self.instance_id,
             # The loop stops fetching while Herald's database is down; it must stay in the group meanwhile.
             max_poll_interval_ms=30 * 60 * 1000)
         try:

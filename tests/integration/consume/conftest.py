@@ -44,14 +44,18 @@ def nodes(tmp_path: Path) -> Iterator[Callable[..., HeraldServer]]:
 
     def start(database_url: str, log: Log, **env: str) -> HeraldServer:
         first = not started
+        # A stable name per node, as a deployment gives each (a pod name): restarted, it takes its own place back.
         node = HeraldServer(tmp_path / f"node{len(started)}", database_url,
-                            **{**FAST, **log.env, **({} if first else {"HERALD_MIGRATE_ON_START": "false"}), **env})
+                            **{**FAST, **log.env, "HERALD_CONSUME_NAME": f"node{len(started)}",
+                               **({} if first else {"HERALD_MIGRATE_ON_START": "false"}), **env})
         started.append(node)
         return node.start()
 
     yield start
     for node in started:
         node.stop()
+        if node.log_path.exists():  # shown by pytest when the test failed
+            print(f"--- {node.data_dir.name} ---\n" + node.log_path.read_text()[-4000:])
 
 
 class Inboxes:
