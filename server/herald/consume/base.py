@@ -286,7 +286,7 @@ class Consumer:
                     await self.source.hold(pending)
             except Exception as exc:  # noqa: BLE001 - they come again; their keys stop a second notification
                 self._down("acknowledging failed", exc)
-                await self._abandon(pending)
+                await self._abandon(list(self._in_hand))  # the done ones whose ack failed come again too
                 self.paused = ""
                 await backoff.sleep()
                 return
