@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: starts Redis and PostgreSQL if they
-# are down, installs Chromium and the Python dependencies, then runs pytest
+# The whole test suite on a fresh machine: starts Redis, PostgreSQL and NATS
+# (JetStream) if they are down, installs Chromium and the Python dependencies, then runs pytest
 # (unit, integration and Playwright end-to-end). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +11,18 @@ fi
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
 fi
+# NATS with JetStream, for the log consumer tests (tests/integration/consume).
+if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+    if [ ! -x /usr/sbin/nats-server ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+    fi
+    mkdir -p /var/lib/nats-server
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+        -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+fi
 for _ in $(seq 50); do
-    redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q && break
+    redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q \
+        && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break
     sleep 0.2
 done
 

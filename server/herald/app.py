@@ -14,7 +14,7 @@ from herald.admin.router import admin_router
 from herald.api.demo import DemoController
 from herald.api.errors import EXCEPTION_HANDLERS, ErrorResponses
 from herald.api.inbox import InboxController
-from herald.api.ops import healthz, metrics, readyz
+from herald.api.ops import consume_readyz, healthz, metrics, readyz
 from herald.api.producer import ProducerController
 from herald.api.push import PushController
 from herald.api.pyodide import python_demo_page
@@ -91,3 +91,23 @@ def app_from_environment() -> Litestar:
     from herald.settings import load_settings
 
     return create_app(load_settings())
+
+
+def create_consume_app(settings: Settings) -> Litestar:
+    """``herald consume``: the same services as ``herald serve``, with only the operations endpoints.
+
+    Unlike a serving node's, this process's readiness fails when a source is unhealthy:
+    consuming is all it does (api/ops.py, ``consume_readyz``).
+    """
+    built = Services.build(settings)
+
+    async def on_startup(app: Litestar) -> None:
+        app.state.services = built
+        await built.start()
+
+    async def on_shutdown(_: Litestar) -> None:
+        await built.stop()
+
+    return Litestar(route_handlers=[healthz, consume_readyz, metrics], on_startup=[on_startup],
+                    on_shutdown=[on_shutdown], exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+                    logging_config=litestar_logging(settings), debug=False)

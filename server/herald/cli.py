@@ -1,4 +1,4 @@
-"""The ``herald`` console command: serve, migrate, token."""
+"""The ``herald`` console command: serve, consume, migrate, token."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="server processes on this machine (needs Redis when > 1)")
 
     commands.add_parser("migrate", help="upgrade the database schema (Alembic)")
+
+    consume = commands.add_parser("consume", help="run only the log consumers (HERALD_CONSUME_*), with /readyz and /metrics")
+    consume.add_argument("--host", help="interface of the operations endpoints (HERALD_HOST)")
+    consume.add_argument("--port", type=int, help="port of the operations endpoints (HERALD_PORT)")
+    consume.add_argument("--database-url", help="SQLAlchemy async URL (HERALD_DATABASE_URL)")
+    consume.add_argument("--redis-url", help="Redis URL of the fan-out the serving nodes use (HERALD_REDIS_URL)")
+    consume.add_argument("--outbox-ddl", action="store_true", help="print the outbox table's SQL and exit")
 
     token = commands.add_parser("token", help="mint a subscriber token for a user id")
     token.add_argument("user_id")
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"herald: {exc}", file=sys.stderr)
         return 2
-    if args.command == "serve":
+    if args.command in ("serve", "consume"):
         from herald.logs import uvicorn_log_config
 
         # Before anything logs (the migration's imports do): every line in the configured format.
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(settings, args.workers)
+    if args.command == "consume":
+        return _consume(settings, outbox_ddl=args.outbox_ddl)
     if args.command == "migrate":
         from herald.db import migrate
 
@@ -133,6 +142,42 @@ def _serve(settings: Settings, workers: int) -> int:
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _consume(settings: Settings, *, outbox_ddl: bool = False) -> int:
+    """``herald consume``: the consumers on their own, beside ``herald serve`` nodes sharing the database and Redis."""
+    if outbox_ddl:
+        from herald.consume.outbox import DDL
+
+        print(DDL, end="")
+        return 0
+    from herald.consume import sources
+
+    if not sources(settings):
+        print("herald: no log source is configured: set HERALD_CONSUME_NATS_URL, HERALD_CONSUME_REDIS_URL, "
+              "HERALD_CONSUME_OUTBOX_URL or HERALD_CONSUME_KAFKA_BOOTSTRAP_SERVERS (docs/consumers.md)", file=sys.stderr)
+        return 2
+    if not settings.redis_url:
+        # In-process fan-out reaches only this process's connections, and this one serves none.
+        print("herald: herald consume in its own process needs HERALD_REDIS_URL, the fan-out of the serving nodes, "
+              "or its notifications reach inboxes but no open tab; without Redis, configure the sources on "
+              "herald serve instead", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from herald.db import migrate
+    from herald.logs import uvicorn_log_config
+
+    if settings.migrate_on_start:
+        migrate(settings.effective_database_url)
+    logging.getLogger("herald").info("Herald consumers (%s); operations endpoints on http://%s:%d/readyz",
+                                     ", ".join(s.name for s in sources(settings)), settings.host, settings.port)
+    from herald.app import create_consume_app
+
+    # One process (run several for more): the app is built here, from these settings, flags included.
+    uvicorn.run(create_consume_app(settings), host=settings.host, port=settings.port, loop="uvloop",
+                log_config=uvicorn_log_config(settings), access_log=False, timeout_graceful_shutdown=3)
     return 0
 
 

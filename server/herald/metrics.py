@@ -113,6 +113,24 @@ class Metrics:
         self.fanout_lag = Gauge(
             "herald_fanout_lag_seconds", "Age of the oldest event waiting in a fan-out queue (0 when none waits)",
             registry=r, multiprocess_mode="livemax")
+        # Log consumers (herald.consume). Lag is the whole group's, read from the source, so each worker
+        # reports the same number: the worst live worker's is the answer (livemax), not a sum.
+        self.consume_messages = Counter(
+            "herald_consume_messages", "Log messages handled, by source and outcome: published (idempotent "
+            "replays included), dead_lettered", ["source", "outcome"], registry=r)
+        self.consume_errors = Counter(
+            "herald_consume_errors", "Log consumer failures, by source and reason: source (log unreachable), "
+            "database, unavailable, rate_limited (publish retried later), unexpected", ["source", "reason"],
+            registry=r)
+        self.consume_lag = Gauge(
+            "herald_consume_lag_messages", "Messages in the source not yet acknowledged by Herald", ["source"],
+            registry=r, multiprocess_mode="livemax")
+        self.consume_oldest_age = Gauge(
+            "herald_consume_oldest_age_seconds", "Age of the oldest message not yet acknowledged (0 when none)",
+            ["source"], registry=r, multiprocess_mode="livemax")
+        self.consume_up = Gauge(
+            "herald_consume_source_up", "1 while the source answers, 0 while it is unreachable", ["source"],
+            registry=r, multiprocess_mode="livemin")
         self._gateway: Mapping[str, Any] = {}
         self._synced: dict[str, tuple[dict[str, int], list[int], float]] = {}
         self.registry = self._own

@@ -228,3 +228,19 @@ audit_log = Table(
     Column("subject", String(300), nullable=False),
     Column("detail", JSON(none_as_null=True)),
 )
+
+# Log messages (herald.consume) that can never be published, kept with their error for the admin.
+# One row per message: a message redelivered after its dead letter was written does not add another.
+consume_dead_letters = Table(
+    "consume_dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("source_id", String(300), nullable=False),
+    Column("message_key", String(300), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False, index=True),
+    Index("ix_consume_dead_letters_source_message", "source", "source_id", unique=True),
+)

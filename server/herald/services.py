@@ -17,6 +17,7 @@ from herald.admin.services import AdminServices
 from herald.admission import Admission
 from herald.api_keys import KeyStore
 from herald.audience import Audience
+from herald.consume import Consumer, build_consumers
 from herald.db import Database
 from herald.delivery.gateway import Gateway
 from herald.fanout.base import Fanout
@@ -54,6 +55,7 @@ class Services:
     limiter: RateLimiter
     admission: Admission
     retention: Retention
+    consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -72,7 +74,9 @@ class Services:
             limiter=limiter, publish_limit=Limit("publish", settings.publish_rate_per_second, settings.publish_burst),
             recipient_limit=Limit("recipient_live", settings.recipient_live_per_minute / 60,
                                   settings.recipient_live_per_minute))
+        consumers = build_consumers(settings, publisher, db, metrics)  # empty unless a log source is configured
         return cls(
+            consumers=consumers,
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience, keys=KeyStore(db, settings.api_keys),
             publisher=publisher, push=push, admin=admin, receipts=Receipts(db, metrics),
@@ -96,12 +100,16 @@ class Services:
         await self.push.start()
         await self.admin.start()
         await self.receipts.start()
+        for consumer in self.consumers:
+            await consumer.start()
         # What exists now (modules, the app, engines) lives as long as the process: keep the
         # cyclic collector from walking it on every full collection, which under a big fan-out
         # (thousands of short-lived events) otherwise costs tens of milliseconds at a time.
         gc.freeze()
 
     async def stop(self) -> None:
+        for consumer in self.consumers:  # first: a message being published still has the database and bus
+            await consumer.stop()
         await cancel(self._tasks)
         with contextlib.suppress(Exception):  # best effort: last-use times only, the database may be gone
             await self.keys.flush()

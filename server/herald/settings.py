@@ -166,6 +166,75 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     access_log: bool = True
     """Log one line per HTTP request (method, path, status, request id)."""
 
+    # Log consumers (herald.consume, docs/consumers.md): each source is on when its address is set.
+
+    consume_nats_url: str = ""
+    """NATS server(s) to consume JetStream from (``nats://host:4222``, comma-separated in one URL). Empty: off."""
+
+    consume_nats_stream: str = "HERALD"
+    """JetStream stream to read; created (file storage) with ``consume_nats_subjects`` if missing."""
+
+    consume_nats_subjects: tuple[str, ...] = ("herald.notify.>",)
+    """Subjects of the stream when Herald creates it (comma-separated). Put the user id in a token to keep order."""
+
+    consume_nats_durable: str = "herald"
+    """Durable pull consumer shared by every Herald node: one name, one consumer group."""
+
+    consume_nats_filter_subject: str = ""
+    """Only messages on this subject (wildcards allowed). Empty: the whole stream."""
+
+    consume_nats_ack_wait_seconds: float = 30.0
+    """A message held this long without an ack (a dead node) is delivered again, to any node."""
+
+    consume_redis_url: str = ""
+    """Redis to consume streams from (may be the fan-out Redis). Empty: off."""
+
+    consume_redis_streams: tuple[str, ...] = ("herald:notify",)
+    """Streams to read (comma-separated), e.g. one per shard; each is created with the group if missing."""
+
+    consume_redis_group: str = "herald"
+    """Consumer group shared by every Herald node."""
+
+    consume_redis_claim_idle_seconds: float = 30.0
+    """An entry pending this long on another consumer (a dead node) is claimed with XAUTOCLAIM."""
+
+    consume_outbox_url: str = ""
+    """PostgreSQL database holding the ``herald_outbox`` table (``postgresql://...``). Empty: off."""
+
+    consume_kafka_bootstrap_servers: tuple[str, ...] = ()
+    """Kafka brokers (``host:port``, comma-separated). Empty: off."""
+
+    consume_kafka_topics: tuple[str, ...] = ("herald.notify",)
+    """Topics to read (comma-separated)."""
+
+    consume_kafka_group: str = "herald"
+    """Kafka consumer group shared by every Herald node."""
+
+    consume_name: str = ""
+    """This node's stable name in Redis and Kafka groups (also its Kafka static membership id): a node restarted
+    under the same name resumes its own pending messages at once. Empty: host name and process id."""
+
+    consume_batch_size: int = 100
+    """Messages taken from a source at once; the next batch is taken when this one is published."""
+
+    consume_concurrency: int = 16
+    """Ordering keys published side by side; one key's messages always go one at a time."""
+
+    consume_poll_seconds: float = 1.0
+    """Longest a fetch waits for a new message (and how often the outbox is polled besides NOTIFY)."""
+
+    consume_retry_base_seconds: float = 0.5
+    """First wait after a failure (source or database down); doubles per attempt, with jitter."""
+
+    consume_retry_max_seconds: float = 30.0
+    """Longest wait between two attempts."""
+
+    consume_max_attempts: int = 5
+    """Attempts of a message failing for an unknown reason before it is dead-lettered. Outages never count."""
+
+    consume_lag_interval_seconds: float = 5.0
+    """How often each source's lag (messages behind, age of the oldest) is read for /metrics."""
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -177,7 +246,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'herald.db'}"
 
 
-_TUPLE_FIELDS = {"api_keys", "push_endpoint_hosts", "cors_origins", "push_priorities", "trusted_proxies"}
+_TUPLE_FIELDS = {"api_keys", "push_endpoint_hosts", "cors_origins", "push_priorities", "trusted_proxies",
+                 "consume_nats_subjects", "consume_redis_streams", "consume_kafka_bootstrap_servers",
+                 "consume_kafka_topics"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -216,6 +287,7 @@ def _check(settings: Settings) -> Settings:
             raise SettingsError(f"{PREFIX}API_KEYS is required in production")
     _check_push(settings)
     _check_limits(settings)
+    _check_consume(settings)
     if settings.secret and len(settings.secret) < 32:
         # HS256 wants a key at least as long as its output (RFC 7518 section 3.2).
         raise SettingsError(f"{PREFIX}SECRET must be at least 32 characters")
@@ -264,3 +336,34 @@ def _check_limits(settings: Settings) -> None:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             raise SettingsError(f"{PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR network") from None
+
+
+def _check_consume(settings: Settings) -> None:
+    for name in ("consume_batch_size", "consume_concurrency", "consume_poll_seconds", "consume_retry_base_seconds",
+                 "consume_retry_max_seconds", "consume_max_attempts", "consume_lag_interval_seconds",
+                 "consume_nats_ack_wait_seconds", "consume_redis_claim_idle_seconds"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be positive")
+    if settings.consume_retry_max_seconds < settings.consume_retry_base_seconds:
+        raise SettingsError(f"{PREFIX}CONSUME_RETRY_MAX_SECONDS must be at least {PREFIX}CONSUME_RETRY_BASE_SECONDS")
+    if settings.consume_nats_url and not settings.consume_nats_url.startswith(("nats://", "tls://", "ws://", "wss://")):
+        raise SettingsError(f"{PREFIX}CONSUME_NATS_URL must be a nats:// (or tls://, ws://, wss://) URL")
+    if settings.consume_nats_url and not (settings.consume_nats_subjects and settings.consume_nats_stream.strip()):
+        raise SettingsError(f"{PREFIX}CONSUME_NATS_STREAM and {PREFIX}CONSUME_NATS_SUBJECTS must not be empty")
+    for name in ("consume_nats_stream", "consume_nats_durable"):
+        if any(ch in getattr(settings, name) for ch in " .*>\t\r\n"):
+            raise SettingsError(f"{PREFIX}{name.upper()} must not contain spaces, '.', '*' or '>'")
+    if settings.consume_redis_url and not settings.consume_redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"{PREFIX}CONSUME_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    if settings.consume_redis_url and not settings.consume_redis_streams:
+        raise SettingsError(f"{PREFIX}CONSUME_REDIS_STREAMS must name at least one stream")
+    if settings.consume_outbox_url and not settings.consume_outbox_url.startswith(
+            ("postgresql://", "postgres://", "postgresql+asyncpg://")):
+        raise SettingsError(f"{PREFIX}CONSUME_OUTBOX_URL must be a postgresql:// URL (the outbox uses LISTEN/NOTIFY "
+                            "and FOR UPDATE SKIP LOCKED)")
+    if settings.consume_kafka_bootstrap_servers and not settings.consume_kafka_topics:
+        raise SettingsError(f"{PREFIX}CONSUME_KAFKA_TOPICS must name at least one topic")
+    for server in settings.consume_kafka_bootstrap_servers:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit():
+            raise SettingsError(f"{PREFIX}CONSUME_KAFKA_BOOTSTRAP_SERVERS: {server!r} is not host:port")

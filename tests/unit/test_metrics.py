@@ -77,6 +77,10 @@ def test_the_grafana_dashboard_queries_only_metrics_herald_exposes() -> None:
     for family in (metrics.connections, metrics.connects, metrics.reconnects, metrics.overflows, metrics.publishes,
                    metrics.rate_limited, metrics.acks, metrics.push_sent, metrics.database_errors, metrics.redis_errors):
         family.labels("x")  # a labelled family shows its samples once it has a child
+    for family in (metrics.consume_lag, metrics.consume_oldest_age, metrics.consume_up):
+        family.labels("kafka")
+    metrics.consume_messages.labels("kafka", "published")
+    metrics.consume_errors.labels("kafka", "source")
     exposed = {sample.name for family in metrics.registry.collect() for sample in family.samples}
     queried = {name for panel in dashboard["panels"] for target in panel["targets"]
                for name in re.findall(r"\bherald_[a-z_]+", target["expr"])}

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from herald.admin.pages import render
 from herald.admin.sampler import MetricsSampler, Point, Sample
 from herald.api.auth import services
+from herald.consume import Consumer, statuses
 from herald.fanout.base import Presence
 
 WIDTH, HEIGHT = 300, 64
@@ -84,6 +85,20 @@ def online_card(presence: Presence) -> Card:
                 Markup(""), [])
 
 
+def consumer_cards(consumers: Sequence[Consumer]) -> list[Card]:
+    """One card per log source: messages behind and the oldest one's age, from the consumer's own lag readings."""
+    result = []
+    for consumer, state in zip(consumers, statuses(list(consumers)).values()):
+        lag = consumer.last_lag
+        history = list(consumer.lag_history)
+        result.append(Card(
+            f"Log source: {consumer.name}", "not measured yet" if lag is None else f"{lag.messages:,} behind",
+            ("" if lag is None else f"oldest waiting {lag.oldest_age_seconds:,.1f} s · ") + state,
+            chart([("s1", [Point(at, float(l.messages)) for at, l in history])], f"{consumer.name} messages behind"),
+            [("s1", "messages behind")]))
+    return result
+
+
 def cards(sampler: MetricsSampler, now: Sample) -> list[Card]:
     p50, p95, p99 = (sampler.recent_latency(q, now) for q in (0.5, 0.95, 0.99))
     latency_value = "not measured yet" if now.latency is None else f"p50 {_ms(p50)}"
@@ -124,7 +139,8 @@ class DashboardController(Controller):
     async def page(self, request: Request) -> Response[str]:
         sampler = services(request).admin.sampler
         online = online_card(await services(request).fanout.presence())
-        return render(request, "dashboard.html", title="Dashboard", cards=[online, *cards(sampler, sampler.now())],
+        return render(request, "dashboard.html", title="Dashboard",
+                      cards=[online, *cards(sampler, sampler.now()), *consumer_cards(services(request).consumers)],
                       interval=sampler.interval_seconds)
 
     @get("/panel")
@@ -132,4 +148,5 @@ class DashboardController(Controller):
         """The cards alone, polled by the page."""
         sampler = services(request).admin.sampler
         online = online_card(await services(request).fanout.presence())
-        return render(request, "_dashboard_panel.html", cards=[online, *cards(sampler, sampler.now())])
+        return render(request, "_dashboard_panel.html",
+                      cards=[online, *cards(sampler, sampler.now()), *consumer_cards(services(request).consumers)])

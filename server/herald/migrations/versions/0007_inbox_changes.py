@@ -1,7 +1,7 @@
 """Inbox changes: state changes that take a sequence number and replay like items.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 
 Hand-written so that it runs unchanged on SQLite and PostgreSQL: one new table.
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
