@@ -101,6 +101,7 @@ def _serve(settings: Settings, workers: int) -> int:
     import uvicorn
 
     from herald.db import migrate
+    from herald.http_server import BoundedHttpToolsProtocol, GoingAwayWebSocketProtocol
     from herald.logs import uvicorn_log_config
     from herald.metrics import MULTIPROC_ENV
 
@@ -130,7 +131,7 @@ def _serve(settings: Settings, workers: int) -> int:
     try:
         uvicorn.run(
             "herald.app:app_from_environment", factory=True, host=settings.host, port=settings.port, workers=workers,
-            loop="uvloop", http="httptools", log_config=log_config, access_log=settings.access_log,
+            loop="uvloop", http=BoundedHttpToolsProtocol, ws=GoingAwayWebSocketProtocol, log_config=log_config, access_log=settings.access_log,
             # X-Forwarded-For/-Proto from these peers only (uvicorn's default would trust 127.0.0.1):
             # the client address is what the per-address connection limit buckets by.
             forwarded_allow_ips=[str(ipaddress.ip_network(p, strict=False)) for p in settings.trusted_proxies],
@@ -174,10 +175,12 @@ def _consume(settings: Settings, *, outbox_ddl: bool = False) -> int:
     logging.getLogger("herald").info("Herald consumers (%s); operations endpoints on http://%s:%d/readyz",
                                      ", ".join(s.name for s in sources(settings)), settings.host, settings.port)
     from herald.app import create_consume_app
+    from herald.http_server import BoundedHttpToolsProtocol
 
     # One process (run several for more): the app is built here, from these settings, flags included.
     uvicorn.run(create_consume_app(settings), host=settings.host, port=settings.port, loop="uvloop",
-                log_config=uvicorn_log_config(settings), access_log=False, timeout_graceful_shutdown=3)
+                http=BoundedHttpToolsProtocol, log_config=uvicorn_log_config(settings), access_log=False,
+                timeout_graceful_shutdown=3)
     return 0
 
 

@@ -92,6 +92,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_body_bytes: int = 64 * 1024
     """Largest request body accepted (413 beyond)."""
 
+    max_header_bytes: int = 32 * 1024
+    """Largest request head (request line and headers) read before the request is refused (431)."""
+
+    header_timeout_seconds: float = 10.0
+    """Longest a client may take to send a request's head; a half-open connection is closed after it (408)."""
+
     idempotency_seconds: int = 24 * 3600
     """How long an ``idempotencyKey`` answers with the first response."""
 
@@ -273,7 +279,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
 
 def _check(settings: Settings) -> Settings:
     positive = ("heartbeat_seconds", "retention_seconds", "group_window_seconds", "connection_queue_limit",
-                "token_ttl_seconds", "session_ttl_seconds", "max_body_bytes", "prune_interval_seconds",
+                "token_ttl_seconds", "session_ttl_seconds", "max_body_bytes", "max_header_bytes",
+                "header_timeout_seconds", "prune_interval_seconds",
                 "gap_fill_seconds", "retry_milliseconds", "connection_writes_per_second", "connections_per_user")
     for name in positive:
         if getattr(settings, name) <= 0:

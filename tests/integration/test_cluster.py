@@ -175,10 +175,13 @@ http {{
     }}
     server {{
         listen 127.0.0.1:{port};
+        client_header_timeout 10s;
+        large_client_header_buffers 4 16k;
         location /api/notifications/stream {{
             proxy_pass http://herald;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header Host $host;
             proxy_buffering off;
             proxy_read_timeout 1h;
             proxy_next_upstream error timeout;
@@ -187,6 +190,7 @@ http {{
             proxy_pass http://herald;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header Host $host;
             proxy_next_upstream error timeout;
         }}
     }}

@@ -7,6 +7,7 @@
  */
 
 const BACKOFF_MAX_MS = 30000;
+const FINAL_CLOSES = [4400, 4403, 4429];
 /** Inbox changes: events that carry a cursor, like items, and resume exactly (docs/transports.md). */
 export const CHANGES = ['read'];
 
@@ -107,7 +108,8 @@ export class Stream {
       const message = JSON.parse(event.data);
       this.#event(socket, message.type, message.notification ?? message, message.cursor);
     };
-    socket.onclose = (event) => (event.code === 4429 ? this.stop() : this.#lost(socket));
+    // 44xx but 4401 are final (docs/transports.md); 4401 is left to the catch-up, whose 401 signs out.
+    socket.onclose = (event) => (FINAL_CLOSES.includes(event.code) ? this.stop() : this.#lost(socket));
     return socket;
   }
 

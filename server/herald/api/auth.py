@@ -9,7 +9,8 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 
-from herald.errors import unauthorized
+from herald.api.origin import SAFE_METHODS, origin_allowed
+from herald.errors import forbidden, unauthorized
 from herald.services import Services
 from herald.tokens import TokenError
 
@@ -49,7 +50,12 @@ async def require_subscriber(request: ASGIConnection) -> str:  # type: ignore[ty
             return signer.verify(token, "subscriber")
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            return signer.verify(cookie, "session")
+            user_id = signer.verify(cookie, "session")
+            if request.scope["type"] == "http" and request.scope["method"] not in SAFE_METHODS and not origin_allowed(
+                    request, services(request).settings.cors_origins):
+                raise forbidden("This page's origin may not use the session: send a Bearer token, or add the "
+                                "origin to HERALD_CORS_ORIGINS.")
+            return user_id
     except TokenError:
         raise unauthorized("The token is invalid or has expired.") from None
     raise unauthorized("Sign in first: send 'Authorization: Bearer <token>' or the session cookie.")

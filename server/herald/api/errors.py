@@ -160,7 +160,7 @@ class ErrorBody(msgspec.Struct):
 _DESCRIPTIONS = {
     400: "Invalid request: `invalid_request`, `invalid_json` or `invalid_cursor`.",
     401: "`unauthorized`: missing, invalid or expired credentials.",
-    403: "`forbidden`.",
+    403: "`forbidden`: e.g. the session cookie sent by a page of an origin not in `HERALD_CORS_ORIGINS`.",
     404: "`not_found`: no such resource, or not yours.",
     413: "`payload_too_large`: the request body is over the limit.",
     415: "`unsupported_media_type`: send `Content-Type: application/json`.",
@@ -184,6 +184,8 @@ def documented_errors(handler: HTTPRouteHandler) -> set[int]:
         statuses.add(415)
     if authenticated:
         statuses.add(401)
+    if "user_id" in handler.resolve_dependencies() and handler.http_methods - {"GET", "HEAD", "OPTIONS"}:
+        statuses.add(403)  # the session cookie from an origin that may not use it (api/origin.py)
     if authenticated or "data" in parameters:
         statuses.add(503)  # those read or write the database
     return statuses

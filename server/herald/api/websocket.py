@@ -12,8 +12,10 @@ from litestar.exceptions import WebSocketDisconnect
 
 from herald.api.admission import Refusal, websocket_admission
 from herald.api.auth import require_subscriber, services
+from herald.api.origin import origin_allowed
 from herald.delivery.connection import Connection
 from herald.delivery.websocket import (
+    CLOSE_FORBIDDEN_ORIGIN,
     CLOSE_PROTOCOL,
     CLOSE_RATE_LIMITED,
     CLOSE_UNAUTHORIZED,
@@ -39,6 +41,11 @@ async def notifications_ws(socket: WebSocket, refusal: Refusal | None) -> None:
     """The notification stream over WebSocket (see the module docstring for the protocol)."""
     s = services(socket)  # type: ignore[arg-type]
     await socket.accept()
+    if not origin_allowed(socket, s.settings.cors_origins):
+        # No preflight guards a handshake: a page of another origin (a sibling subdomain, which gets
+        # the SameSite=Lax cookie) would otherwise read the user's stream.
+        await socket.close(CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
+        return
     if refusal is not None:
         await socket.close(CLOSE_RATE_LIMITED, f"rate limited; retry after {refusal.retry_after_seconds} s")
         return

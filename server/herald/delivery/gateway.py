@@ -165,17 +165,18 @@ class Gateway:
 
     def wake(self, conn: Connection) -> None:
         """Run the connection's loop (``_pump``) unless it runs already or the connection is closed."""
-        if conn.pumping or conn.sink is None:
+        sink, encoder = conn.sink, conn.encoder
+        if conn.pumping or sink is None or encoder is None:
             return
         conn.pumping = True
-        task = asyncio.get_running_loop().create_task(self._pump(conn))
+        # The pump gets the sink now: a close may clear ``conn.sink`` before the task first runs,
+        # and then the pump sees ``sink.closed`` and ends, instead of finding no sink at all.
+        task = asyncio.get_running_loop().create_task(self._pump(conn, sink, encoder))
         self._pumps.add(task)
         task.add_done_callback(self._pumps.discard)
 
-    async def _pump(self, conn: Connection) -> None:
+    async def _pump(self, conn: Connection, sink: Sink, encoder: Encoder) -> None:
         """The subscribe loop of one connection, for as long as it has work that must wait."""
-        sink, encoder = conn.sink, conn.encoder
-        assert sink is not None and encoder is not None
         try:
             while not sink.closed:
                 delay = conn.write_delay(time.monotonic()) if conn.waiting() else 0.0

@@ -23,6 +23,7 @@ class StartLoader:
         self._waiting: dict[str, list[asyncio.Future[StreamStart]]] = {}
         self._running = 0
         self._scheduled = False
+        self._queries: set[asyncio.Task[None]] = set()
 
     async def load(self, user_id: str) -> StreamStart:
         future: asyncio.Future[StreamStart] = asyncio.get_running_loop().create_future()
@@ -43,7 +44,10 @@ class StartLoader:
         for user_id in batch:
             del self._waiting[user_id]
         self._running += 1
-        asyncio.get_running_loop().create_task(self._run(batch))
+        # Kept: the loop holds tasks only weakly, and a query collected mid-flight would strand its waiters.
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._queries.add(task)
+        task.add_done_callback(self._queries.discard)
 
     async def _run(self, batch: dict[str, list[asyncio.Future[StreamStart]]]) -> None:
         try:

@@ -36,6 +36,7 @@ CLOSE_GOING_AWAY = 4000  # reconnect: the server is restarting
 CLOSE_RATE_LIMITED = 4029  # reconnect later: too many new connections (HTTP's 429); the reason says when
 CLOSE_PROTOCOL = 4400  # do not reconnect: the client sent something this protocol does not allow
 CLOSE_UNAUTHORIZED = 4401  # do not reconnect: sign in again first
+CLOSE_FORBIDDEN_ORIGIN = 4403  # do not reconnect: the page's origin is not allowed (HERALD_CORS_ORIGINS)
 CLOSE_TOO_MANY = 4429  # do not reconnect: the user opened more connections than allowed; this, the oldest, ends
 FIRST_MESSAGE_SECONDS = 10
 
@@ -89,12 +90,19 @@ class WebSocketSink:
         if not self.closed:
             code = CLOSE_TOO_MANY if reason == "too_many_connections" else CLOSE_GOING_AWAY
             self._closing = asyncio.ensure_future(self._socket.close(code, reason))
+            # The client may be gone already: its close then fails, and that is no error worth a traceback.
+            self._closing.add_done_callback(_retrieved)
             self.disconnected()
 
     def disconnected(self) -> None:
         if not self.closed:
             self.closed = True
             self.on_close()
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class ClientMessage(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
