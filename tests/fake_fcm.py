@@ -200,7 +200,8 @@ def _check_message(message: dict[str, Any]) -> None:
         raise ValueError("android.ttl must be a duration such as '3.5s'")
     if set(android.get("notification", {})) - ANDROID_NOTIFICATION_FIELDS:
         raise ValueError("Unknown name in android.notification")
-    if len(json.dumps({"data": data, "notification": notification}).encode()) > 4096:
+    if len(json.dumps({"data": data, "notification": notification}, ensure_ascii=False,
+                      separators=(",", ":")).encode()) > 4096:
         raise ValueError("Message is too big: at most 4096 bytes of payload")
 
 
