@@ -32,6 +32,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from herald.admin.audience import GroupsController, TopicsController
 from herald.admin.audit import AuditController
 from herald.admin.dashboard import DashboardController
+from herald.admin.devices import DevicesController
 from herald.admin.keys import KeysController
 from herald.admin.login import LoginController
 from herald.admin.notifications import NotificationsController
@@ -64,7 +65,7 @@ def admin_router(settings: Settings) -> Router:
     return Router(
         path="/admin",
         route_handlers=[LoginController, DashboardController, SendController, NotificationsController,
-                        GroupsController, TopicsController, KeysController, AuditController],
+                        GroupsController, TopicsController, KeysController, AuditController, DevicesController],
         middleware=[security_headers, DefineMiddleware(CSRFMiddleware, config=csrf)],
         guards=[require_admin],
         dependencies={"admin": Provide(current_admin, sync_to_thread=False)},
