@@ -15,7 +15,8 @@
   ``interruption-level`` is ``time-sensitive`` for urgent items.
 - Payloads stay within Apple's 4 KB: the body is cut (message.fit), never the JSON.
 - Answers: 200 delivered; 410 (``Unregistered``, ``ExpiredToken``): the token
-  is removed; 429 and 5xx: retried; other 4xx: failed for good, Apple's reason recorded.
+  is removed; 429, 5xx and a refused provider token: retried; other 4xx:
+  failed for good, Apple's reason recorded.
 """
 from __future__ import annotations
 
@@ -182,7 +183,8 @@ class ApnsProvider(Provider):
         detail = f"{status} {reason}"
         if status == 410 or reason in GONE:
             return Outcome(job, "gone", reason=detail)
-        if status == 429 or status >= 500 or reason == "ExpiredProviderToken":
+        # A provider token refused is Herald's credential, not this push: keep it queued while the key is fixed.
+        if status == 429 or status >= 500 or reason in ("ExpiredProviderToken", "InvalidProviderToken"):
             return Outcome(job, "retry", retry_after(retry_after_header), reason=detail)
         assert isinstance(job.target, Device)
         log.warning("APNs refused a push to %s: %s", token_hint(job.target.token), detail)
