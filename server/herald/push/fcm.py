@@ -22,7 +22,7 @@ import json
 import logging
 from typing import Any
 
-import httpx
+import aiohttp
 import msgspec
 from google.auth.exceptions import GoogleAuthError
 from google.auth.transport.requests import Request as GoogleRequest
@@ -95,16 +95,18 @@ class FcmProvider(Provider):
         credentials = credentials or load_credentials(settings.fcm_credentials_file)
         self.tokens = AccessTokens(credentials, settings.push_timeout_seconds)
         self.url = f"{settings.fcm_endpoint.rstrip('/')}/v1/projects/{credentials.project_id}/messages:send"
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        # HTTP/2 where offered (Google's endpoint does): many pushes share a few connections.
-        self._client = httpx.AsyncClient(http2=True, timeout=self.settings.push_timeout_seconds, trust_env=False,
-                                         limits=httpx.Limits(max_connections=self.concurrency))
+        # aiohttp, as Web Push: kept-alive HTTP/1.1 connections, which Google's endpoint serves. httpx's pool
+        # cost this path three times the CPU per push (scripts/bench_push.py); APNs needs httpx for HTTP/2.
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency),
+            timeout=aiohttp.ClientTimeout(total=self.settings.push_timeout_seconds))
 
     async def stop(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     def prepare(self, item: dict[str, Any]) -> Prepared:
         group_key = item.get("groupKey")
@@ -139,7 +141,7 @@ class FcmProvider(Provider):
 
     async def send(self, job: Job) -> Outcome:
         device = job.target
-        assert isinstance(device, Device) and self._client is not None
+        assert isinstance(device, Device) and self._session is not None
         message = _decode(job.payload)
         message["token"] = device.token
         message.setdefault("android", {})["ttl"] = f"{max(1, (job.expires_at - now_ms()) // 1000)}s"
@@ -151,37 +153,37 @@ class FcmProvider(Provider):
                 log.warning("FCM access token not obtained (%s); pushes wait", exc)
                 return Outcome(job, "retry", reason=f"oauth: {type(exc).__name__}")
             try:
-                response = await self._client.post(self.url, content=body, headers={
-                    "Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"})
-            except httpx.HTTPError as exc:
+                async with self._session.post(self.url, data=body, allow_redirects=False, headers={
+                        "Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}) as r:
+                    status, retry_header, answer = r.status, r.headers.get("Retry-After"), await r.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 log.info("FCM push to %s failed (%s); will retry", token_hint(device.token), type(exc).__name__)
                 return Outcome(job, "retry", reason=type(exc).__name__)
-            if response.status_code == 401 and not fresh_token:
+            if status == 401 and not fresh_token:
                 self.tokens.invalidate(token)  # revoked or expired early: one more try with a new token
                 continue
-            return self._classify(job, response)
+            return self._classify(job, status, retry_header, answer)
         raise AssertionError("unreachable")
 
-    def _classify(self, job: Job, response: httpx.Response) -> Outcome:
-        status = response.status_code
+    def _classify(self, job: Job, status: int, retry_header: str | None, answer: bytes) -> Outcome:
         if status == 200:
             return Outcome(job, "delivered")
-        code = _error_code(response)
+        code = _error_code(answer)
         reason = f"{status} {code}"
         if status == 404 or code == "UNREGISTERED":
             return Outcome(job, "gone", reason=reason)
         if status in (401, 429) or status >= 500:
-            return Outcome(job, "retry", retry_after(response.headers.get("Retry-After")), reason=reason)
+            return Outcome(job, "retry", retry_after(retry_header), reason=reason)
         assert isinstance(job.target, Device)
         log.warning("FCM refused a push to %s: %s", token_hint(job.target.token), reason)
         return Outcome(job, "rejected", reason=reason)
 
 
-def _error_code(response: httpx.Response) -> str:
+def _error_code(answer: bytes) -> str:
     """The ``FcmError`` code of a Google error body, else its ``status`` (``INVALID_ARGUMENT``...)."""
     try:
-        body = response.json()
-    except ValueError:
+        body = _decode(answer)
+    except msgspec.DecodeError:
         return "?"
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
