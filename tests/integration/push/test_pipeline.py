@@ -85,8 +85,8 @@ async def test_a_live_user_who_acknowledged_gets_no_native_push(tmp_path: Path, 
             unacked = herald.publish(to={"users": [user_id]}, type="t", title="never confirmed", priority="urgent")
             await stream.until("notification")
             # The acknowledged item's held pushes come due and are dropped for the receipt; the other goes out.
-            (push,) = await asyncio.to_thread(apple.wait, iphone, 1)
-            (message,) = await asyncio.to_thread(google.wait, android, 1)
+            await asyncio.to_thread(apple.wait, iphone, 1)
+            await asyncio.to_thread(google.wait, android, 1)
         await asyncio.sleep(1.0)
         assert [p.payload["herald"]["notification"]["id"] for p in apple.of(iphone)] == [unacked["id"]]
         assert [json.loads(r.message["data"]["notification"])["id"] for r in google.of(android)] == [unacked["id"]]
