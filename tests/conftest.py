@@ -1,4 +1,8 @@
-"""Shared fixtures: real Herald servers on real databases."""
+"""Shared fixtures: real Herald servers on real databases, and a private Redis.
+
+Helpers that are not fixtures live in modules of their own beside this file
+(herald_server, sse_client, transports, admin_client, scrape, eventually, ...).
+"""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.herald_server import HeraldServer, create_postgres_database, drop_postgres_database
+from tests.herald_server import HeraldServer, RedisServer, create_postgres_database, drop_postgres_database
 
 _users = itertools.count()
 
@@ -35,3 +39,11 @@ def fresh_server(tmp_path: Path) -> Iterator[HeraldServer]:
     herald = HeraldServer(tmp_path / "herald")
     yield herald
     herald.stop()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server on a free port, so that a test may stop and start it."""
+    server = RedisServer().start()
+    yield server
+    server.stop()

@@ -17,12 +17,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import http_ece
+import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+if TYPE_CHECKING:
+    from tests.herald_server import HeraldServer
 
 
 def b64url(data: bytes) -> str:
@@ -160,3 +164,12 @@ def _handler(service: FakePushService) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def subscribe(herald: "HeraldServer", service: FakePushService, user_id: str) -> FakeSubscription:
+    """Register a fresh subscription of ``service`` for ``user_id`` with Herald, as a browser would."""
+    sub = service.subscription()
+    response = httpx.post(herald.url + "/api/push/subscriptions", json=sub.to_json(),
+                          headers={"Authorization": f"Bearer {herald.token(user_id)}"})
+    assert response.status_code == 201, response.text
+    return sub

@@ -1,7 +1,7 @@
 """One test-side client per transport (SSE, WebSocket, long polling), with one interface.
 
 Each yields ``Message``s: ``ready`` (cursor, unreadCount), ``notification``
-(cursor it carries, item), ``read`` (data), ``reset``. The contract tests run
+(cursor it carries, item), ``read`` (cursor, data), ``reset``. The contract tests run
 the same steps through all three.
 """
 from __future__ import annotations
@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 import httpx
 import websockets
 
+from tests.herald_server import HeraldServer
 from tests.sse_client import open_stream
 
 TRANSPORTS = ["sse", "websocket", "poll"]
@@ -111,11 +113,22 @@ async def _poll(sub: Subscription, base_url: str, token: str, cursor: str | None
             await sub.queue.put(Message("ready", cursor, {"unreadCount": first["unreadCount"]}))
         while True:
             answer = (await client.get("/api/notifications/poll", params={"cursor": cursor, "timeout": "5"})).json()
-            if answer["read"] is not None:
-                await sub.queue.put(Message("read", None, answer["read"]))
             items = answer["items"]
             # Only the last item of an answer may carry the answer's cursor: the others were not yet seen.
             for index, item in enumerate(items):
                 carried = answer["cursor"] if index == len(items) - 1 else cursor
                 await sub.queue.put(Message("notification", carried, item))
+            for change in answer["changes"]:
+                await sub.queue.put(Message(change["type"], change["cursor"], change))
             cursor = answer["cursor"]
+
+
+def wait_for_receipt(server: HeraldServer, user_id: str, item_id: str, timeout: float = 5.0) -> dict[str, bool]:
+    """Every item of the user: whether it has a receipt, once ``item_id`` has one (they are written in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = dict(server.sql("SELECT id, delivered_at FROM inbox_items WHERE user_id = :u", u=user_id))
+        if rows.get(item_id) is not None:
+            return {item: at is not None for item, at in rows.items()}
+        assert time.monotonic() < deadline, f"no receipt for {item_id}"
+        time.sleep(0.05)

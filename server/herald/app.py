@@ -17,8 +17,8 @@ from herald.api.errors import EXCEPTION_HANDLERS, ErrorResponses
 from herald.api.inbox import InboxController
 from herald.api.ops import healthz, metrics, readyz
 from herald.api.producer import ProducerController
-from herald.api.pyodide import python_demo_page
 from herald.api.push import PushController
+from herald.api.pyodide import python_demo_page
 from herald.api.session import SessionController
 from herald.api.static import demo_page, service_worker, static_files
 from herald.api.websocket import notifications_ws

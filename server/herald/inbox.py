@@ -4,31 +4,53 @@ Writes allocate the per-user sequence under the user row's lock (an upsert
 ``last_seq = last_seq + 1 ... RETURNING``), so committed sequence numbers are
 contiguous per user and a higher committed number proves every lower one is
 committed too. The gateway's cursor logic relies on exactly that.
+
+Two things take sequence numbers: items (new, or updated in place by a group,
+which moves them to a new number) and changes (``inbox_changes``: read state
+today). Replaying after a cursor merges both in order, so a stream that was
+away gets what changed meanwhile exactly as it gets new items.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+import msgspec
 from sqlalchemy import and_, bindparam, delete, false, func, literal, literal_column, select, true, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from herald.db import Database
-from herald.models import inbox_items, notifications, users
-from herald.wire import PRIORITY_RANK, Notification, encoder
+from herald.models import inbox_changes, inbox_items, notifications, users
+from herald.wire import PRIORITY_RANK, Notification, encoder, now_ms
 
 MAX_ACTORS = 3
 
 
+# A change waits behind every older item queued with it (ties go by sequence), so a ``read``
+# does not overtake the items it names on a slow connection.
+CHANGE_RANK = PRIORITY_RANK["low"]
+
+
 @dataclass(frozen=True, slots=True)
 class InboxWrite:
-    """One inbox write, ready for the bus: ``payload`` is the notification's JSON."""
+    """One inbox write, ready for the bus: ``payload`` is the notification's JSON, or the change's body.
+
+    ``kind`` is ``notification`` for an item, else the change's event name (``read``).
+    """
 
     user_id: str
     seq: int
     rank: int
     payload: bytes
+    kind: str = "notification"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    seq: int
+    kind: str
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +68,12 @@ class Page:
     items: list[Notification]
     seqs: list[int]
     unread: int
+    changes: list[Change] = field(default_factory=list)
+    """For a ``since`` page: the changes among the same sequence numbers, oldest first."""
+
+
+Replayed = tuple[int, int, str, bytes]
+"""(seq, rank, kind, payload) of one item or change read back for a stream."""
 
 
 _ITEM_COLUMNS = (
@@ -63,6 +91,9 @@ _ITEM_COLUMNS = (
     notifications.c.url,
     notifications.c.data,
 )
+
+
+_decode_item = msgspec.json.Decoder(Notification).decode
 
 
 def _item(row: Row[Any]) -> Notification:
@@ -103,6 +134,17 @@ class Inbox:
         for user, (item_id, count, actors) in grouped.items():
             deliveries.append(InboxWrite(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors))))
         return deliveries
+
+    async def record_changes(self, conn: AsyncConnection, kind: str, bodies: dict[str, bytes]) -> list[InboxWrite]:
+        """One change per user (its event body, JSON), each at the user's next sequence number, in the caller's transaction."""
+        if not bodies:
+            return []
+        now = now_ms()
+        seqs = await self._allocate(conn, sorted(bodies), now)
+        await conn.execute(inbox_changes.insert(), [
+            {"user_id": user, "seq": seqs[user], "kind": kind, "body": body.decode(), "created_at": now}
+            for user, body in bodies.items()])
+        return [InboxWrite(user, seqs[user], CHANGE_RANK, body, kind) for user, body in bodies.items()]
 
     async def _allocate(self, conn: AsyncConnection, user_ids: list[str], now: int) -> dict[str, int]:
         """Take the next sequence number of each user (``user_ids`` sorted), inside the caller's transaction.
@@ -182,23 +224,45 @@ class Inbox:
             found = {row.user_id: StreamStart(row.last_seq, row.pruned_seq, row.unread) for row in rows}
         return {user_id: found.get(user_id, NEW_USER) for user_id in user_ids}
 
-    async def items_after(self, user_id: str, after: int, limit: int, until: int | None = None) -> list[tuple[int, int, bytes]]:
-        """(seq, rank, payload) of items with ``after < seq <= until``, oldest first."""
-        conditions = [inbox_items.c.user_id == user_id, inbox_items.c.seq > after]
-        if until is not None:
-            conditions.append(inbox_items.c.seq <= until)
+    async def items_after(self, user_id: str, after: int, limit: int, until: int | None = None) -> list[Replayed]:
+        """Items and changes with ``after < seq <= until``, oldest first, at most ``limit``.
+
+        Every sequence number in (after, last returned] that is not returned does not exist
+        (moved by a group update, or never committed): callers may count it as seen.
+        """
         async with self.db.read() as conn:
-            rows = await conn.execute(self._join().where(*conditions).order_by(inbox_items.c.seq).limit(limit))
-            return [(row.seq, PRIORITY_RANK[row.priority], encoder.encode(_item(row))) for row in rows]
+            return await self._after(conn, user_id, after, limit, until)
+
+    async def _after(self, conn: AsyncConnection, user_id: str, after: int, limit: int,
+                     until: int | None) -> list[Replayed]:
+        items = [inbox_items.c.user_id == user_id, inbox_items.c.seq > after]
+        changes = [inbox_changes.c.user_id == user_id, inbox_changes.c.seq > after]
+        if until is not None:
+            items.append(inbox_items.c.seq <= until)
+            changes.append(inbox_changes.c.seq <= until)
+        found: list[Replayed] = [
+            (row.seq, PRIORITY_RANK[row.priority], "notification", encoder.encode(_item(row)))
+            for row in await conn.execute(self._join().where(*items).order_by(inbox_items.c.seq).limit(limit))]
+        found += [(row.seq, CHANGE_RANK, row.kind, row.body.encode()) for row in await conn.execute(
+            select(inbox_changes.c.seq, inbox_changes.c.kind, inbox_changes.c.body)
+            .where(*changes).order_by(inbox_changes.c.seq).limit(limit))]
+        # Each query is complete up to its own last row; the first ``limit`` of the two merged
+        # lie below both of those, so nothing between them is missing.
+        found.sort()
+        return found[:limit]
 
     async def page(self, user_id: str, *, since: int | None, before: int | None, limit: int) -> Page:
-        query = self._join().where(inbox_items.c.user_id == user_id)
         if since is not None:
-            query = query.where(inbox_items.c.seq > since).order_by(inbox_items.c.seq)
-        else:
-            if before is not None:
-                query = query.where(inbox_items.c.seq < before)
-            query = query.order_by(inbox_items.c.seq.desc())
+            async with self.db.read() as conn:
+                rows = await self._after(conn, user_id, since, limit, None)
+                unread = await self._unread(conn, user_id)
+            items = [row for row in rows if row[2] == "notification"]
+            return Page([_decode_item(payload) for *_, payload in items], [row[0] for row in rows], unread,
+                        [Change(seq, kind, payload) for seq, _, kind, payload in rows if kind != "notification"])
+        query = self._join().where(inbox_items.c.user_id == user_id)
+        if before is not None:
+            query = query.where(inbox_items.c.seq < before)
+        query = query.order_by(inbox_items.c.seq.desc())
         async with self.db.read() as conn:
             rows = (await conn.execute(query.limit(limit))).all()
             unread = await self._unread(conn, user_id)
@@ -209,8 +273,11 @@ class Inbox:
             value = (await conn.execute(select(users.c.last_seq).where(users.c.user_id == user_id))).scalar()
         return value or 0
 
-    async def mark_read(self, user_id: str, item_ids: Iterable[str] | None) -> tuple[list[str], int] | None:
-        """Mark the given items (or all, for ``None``) read. Returns (ids changed, unread) or None if an id is unknown."""
+    async def mark_read(self, user_id: str, item_ids: Iterable[str] | None) -> tuple[InboxWrite | None, int] | None:
+        """Mark the given items (or all, for ``None``) read, recording the change for every other connection.
+
+        Returns (the recorded change, or None when nothing changed; the unread count), or None if an id is unknown.
+        """
         async with self.db.write() as conn:
             where = [inbox_items.c.user_id == user_id]
             if item_ids is not None:
@@ -225,7 +292,11 @@ class Inbox:
             if changed:
                 await conn.execute(update(inbox_items).where(*where, inbox_items.c.read.is_(False)).values(read=True))
             unread = await self._unread(conn, user_id)
-        return changed, unread
+            write = None
+            if changed or item_ids is None:
+                body = {"all": True, "unreadCount": unread} if item_ids is None else {"ids": changed, "unreadCount": unread}
+                (write,) = await self.record_changes(conn, "read", {user_id: encoder.encode(body)})
+        return write, unread
 
     async def unread_count(self, user_id: str) -> int:
         async with self.db.read() as conn:
@@ -244,6 +315,15 @@ class Inbox:
                     update(users).where(users.c.user_id == row.user_id, users.c.pruned_seq < row.seq)
                     .values(pruned_seq=row.seq)
                 )
+            old_changes = inbox_changes.c.created_at < older_than_ms
+            for row in (await conn.execute(
+                    select(inbox_changes.c.user_id, func.max(inbox_changes.c.seq).label("seq"))
+                    .where(old_changes).group_by(inbox_changes.c.user_id))).all():
+                await conn.execute(
+                    update(users).where(users.c.user_id == row.user_id, users.c.pruned_seq < row.seq)
+                    .values(pruned_seq=row.seq)
+                )
+            await conn.execute(delete(inbox_changes).where(old_changes))
             removed = (await conn.execute(delete(inbox_items).where(doomed))).rowcount or 0
             referenced = select(inbox_items.c.notification_id).where(
                 inbox_items.c.notification_id == notifications.c.id

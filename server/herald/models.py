@@ -95,6 +95,23 @@ inbox_items = Table(
     Index("ix_inbox_items_notification", "notification_id"),
 )
 
+# Changes to a user's inbox other than a new or updated item (read state today),
+# each with the user's next sequence number, so that a stream resuming from a
+# cursor replays them in order beside the items: a change made while a tab was
+# away reaches it on reconnect, exactly like an item does. ``body`` is the
+# event's JSON as clients receive it. Pruned with the items (retention).
+inbox_changes = Table(
+    "inbox_changes",
+    metadata,
+    Column("user_id", String(128), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "seq"),
+    Index("ix_inbox_changes_created_at", "created_at"),
+)
+
 groups = Table(
     "groups",
     metadata,

@@ -58,6 +58,14 @@ class _Shape(msgspec.Struct, rename="camel"):
 _shape = msgspec.json.Decoder(_Shape).decode
 
 
+class _ReadBody(msgspec.Struct):
+    ids: list[str] = []
+    all: bool = False
+
+
+_read_body = msgspec.json.Decoder(_ReadBody).decode
+
+
 class Recorder(Protocol):
     """Told of every persisted publish after its fan-out (the admin console's delivery counts)."""
 
@@ -141,23 +149,27 @@ class Publisher:
         result = await self.inbox.mark_read(user_id, item_ids)
         if result is None:
             raise not_found("No such notification in your inbox.")
-        changed, unread = result
-        if changed or item_ids is None:
-            body = {"all": True, "unreadCount": unread} if item_ids is None else {"ids": changed, "unreadCount": unread}
-            await self._announce([BusEvent("read", user_id, 0, -1, encoder.encode(body))])
-        if changed and self.push is not None:
-            try:
-                # Phones that were pushed these items get a silent update, so their notifications go too.
-                await self.push.sync_read(user_id, changed, everything=item_ids is None)
-            except Exception:  # noqa: BLE001 - the read committed; only the phones' clean-up is lost
-                log.exception("queueing read updates to devices failed for %s", user_id)
+        change, unread = result
+        if change is not None:
+            await self._announce([_event(change)])
+            if self.push is not None:
+                await self._sync_devices(user_id, change)
         return unread
+
+    async def _sync_devices(self, user_id: str, change: InboxWrite) -> None:
+        """Phones that were pushed the items just read get a silent update, so their notifications go too."""
+        assert self.push is not None
+        try:
+            body = _read_body(change.payload)
+            await self.push.sync_read(user_id, body.ids, everything=body.all)
+        except Exception:  # noqa: BLE001 - the read committed; only the phones' clean-up is lost
+            log.exception("queueing read updates to devices failed for %s", user_id)
 
     async def _announce(self, events: list[BusEvent]) -> None:
         """Offer committed changes to the bus. Never raises: what committed stands, whatever the bus does.
 
-        A lost notification is recovered by each connection from the inbox (the gap fill,
-        and the resync every connection makes when a Redis bus comes back).
+        Whatever the bus loses, items and changes alike, each connection recovers from the inbox
+        (the gap fill, and the resync every connection makes when a Redis bus comes back).
         """
         try:
             await self.fanout.publish(events)
@@ -173,8 +185,7 @@ class Publisher:
             deliveries = await self._quiet_excess(deliveries)
         except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
             log.exception("per-recipient limit failed; delivering %d items with toasts", len(deliveries))
-        await self._announce([BusEvent("notification", d.user_id, d.seq, d.rank, d.payload, accepted)
-                              for d in deliveries])
+        await self._announce([_event(d, accepted) for d in deliveries])
         if self.push is not None:
             try:
                 return await self.push.enqueue(deliveries, notification_id)
@@ -251,6 +262,10 @@ class Publisher:
     async def prune_keys(self) -> None:
         async with self.db.write() as conn:
             await conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < now_ms() - self.idempotency_ms))
+
+
+def _event(write: InboxWrite, accepted: float = 0.0) -> BusEvent:
+    return BusEvent(write.kind, write.user_id, write.seq, write.rank, write.payload, accepted)  # type: ignore[arg-type]
 
 
 def _target_kind(request: PublishRequest) -> str:

@@ -129,6 +129,15 @@ class Notification(msgspec.Struct, rename="camel"):
 encoder = msgspec.json.Encoder()
 
 
+def change_json(kind: str, cursor: int | None, body: bytes) -> bytes:
+    """An inbox change as one JSON object: ``{"type": kind, "cursor": "12", ...body}`` (WebSocket, poll, REST).
+
+    ``body`` is the change's own JSON object (SSE sends it alone as the event's data).
+    """
+    head = b'{"type":"%b"' % kind.encode() + (b"" if cursor is None else b',"cursor":"%d"' % cursor)
+    return head + (b"," + body[1:] if body != b"{}" else b"}")
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 

@@ -7,6 +7,7 @@ screen reader would find things.
 from __future__ import annotations
 
 import re
+from typing import Any, Callable
 
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
@@ -64,3 +65,72 @@ def send(server: HeraldServer, user_id: str, title: str, **fields: object) -> st
     """Publish to one user as the product backend would; returns the notification id."""
     fields.setdefault("type", "test")
     return str(server.publish(to={"users": [user_id]}, title=title, **fields)["id"])
+
+
+# Headless Chromium has no real "hidden" tab and no permission prompt, so the
+# page gets a switchable visibilityState, and every way of raising a system
+# notification (the constructor and the service worker's) is recorded while
+# still being called for real.
+RECORDER = """
+(() => {
+  let hidden = false;
+  window.__setHidden = (value) => { hidden = value; document.dispatchEvent(new Event('visibilitychange')); };
+  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => hidden ? 'hidden' : 'visible' });
+  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => hidden });
+  window.__shown = [];
+  window.__asks = 0;
+  const Real = window.Notification;
+  class Recorded extends Real {
+    constructor(title, options = {}) {
+      window.__shown.push({ title, tag: options.tag });
+      super(title, options);
+    }
+    static get permission() { return window.__answer ?? Real.permission; }
+    static requestPermission() {
+      window.__asks += 1;
+      // What the user answers to the prompt that headless Chromium cannot show.
+      window.__answer = 'granted';
+      return Promise.resolve('granted');
+    }
+  }
+  window.Notification = Recorded;
+  const show = ServiceWorkerRegistration.prototype.showNotification;
+  ServiceWorkerRegistration.prototype.showNotification = function (title, options = {}) {
+    window.__shown.push({ title, tag: options.tag });
+    return show.call(this, title, options);
+  };
+})();
+"""
+
+
+def recording_context(new_context: Callable[..., BrowserContext], server: HeraldServer, *, granted: bool) -> BrowserContext:
+    context = new_context()
+    if granted:
+        context.grant_permissions(["notifications"], origin=server.url)
+    context.add_init_script(RECORDER)
+    return context
+
+
+def shown(center: Center) -> list[dict[str, Any]]:
+    return center.page.evaluate("window.__shown")
+
+
+def wait_for_transport(page: Page, transport: str, timeout: float = 15_000) -> None:
+    page.wait_for_function(
+        "(t) => { const c = document.querySelector('herald-bell').client; return c?.transport === t && c.status === 'connected'; }",
+        arg=transport, timeout=timeout)
+
+
+def use_transport(page: Page, transport: str) -> None:
+    """The element reads ``transport`` when it connects, as a page would set it in its markup."""
+    page.evaluate("""(transport) => {
+        const bell = document.querySelector('herald-bell'), parent = bell.parentNode;
+        bell.remove();
+        bell.setAttribute('transport', transport);
+        parent.append(bell);
+    }""", transport)
+
+
+def keep_toasts(center: Center) -> None:
+    """Room for every toast, and time: each toast is counted at the end."""
+    center.host.evaluate("el => { el.setAttribute('max-toasts', '10'); el.setAttribute('toast-duration', '600000') }")

@@ -7,8 +7,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.e2e.center import send, sign_in
-from tests.e2e.test_transports import use_transport, wait_for_transport
+from tests.e2e.center import send, sign_in, use_transport, wait_for_transport
 from tests.herald_server import HeraldServer
 
 

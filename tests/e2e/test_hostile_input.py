@@ -12,8 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import BrowserContext, Request
 
-from tests.e2e.center import send, sign_in
-from tests.e2e.test_system_notifications import recording_context, shown
+from tests.e2e.center import recording_context, send, shown, sign_in
 from tests.herald_server import HeraldServer
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">"><script>window.__pwned=2</script>'

@@ -7,13 +7,8 @@ import time
 import httpx
 from playwright.sync_api import BrowserContext, Route, expect
 
-from tests.e2e.center import Center, send, sign_in
+from tests.e2e.center import Center, keep_toasts, send, sign_in
 from tests.herald_server import HeraldServer
-
-
-def keep_toasts(center: Center) -> None:
-    """Room for every toast, and time: each toast is counted at the end."""
-    center.host.evaluate("el => { el.setAttribute('max-toasts', '10'); el.setAttribute('toast-duration', '600000') }")
 
 
 def expect_each_once(center: Center, titles: list[str]) -> None:

@@ -1,47 +1,12 @@
 """A hidden tab raises system notifications for urgent and high items, once each, and asks permission only on a click."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from playwright.sync_api import BrowserContext, Route, expect
 
-from tests.e2e.center import Center, send, sign_in
+from tests.e2e.center import recording_context, send, shown, sign_in
 from tests.herald_server import HeraldServer
-
-# Headless Chromium has no real "hidden" tab and no permission prompt, so the
-# page gets a switchable visibilityState, and every way of raising a system
-# notification (the constructor and the service worker's) is recorded while
-# still being called for real.
-RECORDER = """
-(() => {
-  let hidden = false;
-  window.__setHidden = (value) => { hidden = value; document.dispatchEvent(new Event('visibilitychange')); };
-  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => hidden ? 'hidden' : 'visible' });
-  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => hidden });
-  window.__shown = [];
-  window.__asks = 0;
-  const Real = window.Notification;
-  class Recorded extends Real {
-    constructor(title, options = {}) {
-      window.__shown.push({ title, tag: options.tag });
-      super(title, options);
-    }
-    static get permission() { return window.__answer ?? Real.permission; }
-    static requestPermission() {
-      window.__asks += 1;
-      // What the user answers to the prompt that headless Chromium cannot show.
-      window.__answer = 'granted';
-      return Promise.resolve('granted');
-    }
-  }
-  window.Notification = Recorded;
-  const show = ServiceWorkerRegistration.prototype.showNotification;
-  ServiceWorkerRegistration.prototype.showNotification = function (title, options = {}) {
-    window.__shown.push({ title, tag: options.tag });
-    return show.call(this, title, options);
-  };
-})();
-"""
 
 # Stands in for the push engineer's web/push.js, to prove the calls this element makes into it.
 FAKE_PUSH = """
@@ -49,18 +14,6 @@ window.__push = [];
 export async function enablePush() { window.__push.push(['enablePush']); }
 export function notifyRead(ids) { window.__push.push(['notifyRead', ids]); }
 """
-
-
-def recording_context(new_context: Callable[..., BrowserContext], server: HeraldServer, *, granted: bool) -> BrowserContext:
-    context = new_context()
-    if granted:
-        context.grant_permissions(["notifications"], origin=server.url)
-    context.add_init_script(RECORDER)
-    return context
-
-
-def shown(center: Center) -> list[dict[str, Any]]:
-    return center.page.evaluate("window.__shown")
 
 
 def test_hidden_tab_raises_a_system_notification_for_urgent_and_high_only(

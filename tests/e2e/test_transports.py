@@ -9,29 +9,12 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, Route, WebSocket, WebSocketRoute, expect
 
-from tests.e2e.center import Center, send, sign_in
-from tests.e2e.test_resilience import keep_toasts
+from tests.e2e.center import Center, keep_toasts, send, sign_in, use_transport, wait_for_transport
 from tests.herald_server import HeraldServer
 
 
 def client(page: Page, expression: str) -> Any:
     return page.evaluate(f"() => document.querySelector('herald-bell').client?.{expression}")
-
-
-def wait_for_transport(page: Page, transport: str, timeout: float = 15_000) -> None:
-    page.wait_for_function(
-        "(t) => { const c = document.querySelector('herald-bell').client; return c?.transport === t && c.status === 'connected'; }",
-        arg=transport, timeout=timeout)
-
-
-def use_transport(page: Page, transport: str) -> None:
-    """The element reads ``transport`` when it connects, as a page would set it in its markup."""
-    page.evaluate("""(transport) => {
-        const bell = document.querySelector('herald-bell'), parent = bell.parentNode;
-        bell.remove();
-        bell.setAttribute('transport', transport);
-        parent.append(bell);
-    }""", transport)
 
 
 def receipts(server: HeraldServer, user_id: str) -> dict[str, bool]:

@@ -21,8 +21,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from tests.admin_client import PASSWORD, ensure_admin
 from tests.herald_server import SECRET, HeraldServer
-from tests.unit.test_admin_support import PASSWORD, ensure_admin
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY_CREDENTIALS = ["token", "access_token", "authorization", "api_key", "session", "herald_session"]

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from markupsafe import escape
 
+from tests.admin_client import AdminClient, signed_in
 from tests.herald_server import HeraldServer
 from tests.sse_client import open_stream
-from tests.unit.test_admin_support import AdminClient, signed_in
 
 EVIL = "https://evil.example"
 HOSTILE = '<img src=x onerror="window.__pwned=1">"><script>window.__pwned=2</script>'

@@ -24,13 +24,13 @@ from collections import Counter
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from herald.fanout.base import BusEvent
-from herald.fanout.memory import InProcessFanout
 from herald.delivery.connection import Connection
 from herald.delivery.gateway import Gateway
-from herald.inbox import StreamStart
-from herald.metrics import Metrics
 from herald.delivery.sse import SSEEncoder
+from herald.fanout.base import BusEvent
+from herald.fanout.memory import InProcessFanout
+from herald.inbox import CHANGE_RANK, Replayed, StreamStart
+from herald.metrics import Metrics
 
 ENCODER = SSEEncoder()
 PAGE = 4  # the gateway reads 200 rows a page; a small page makes the multi-page path common
@@ -59,7 +59,8 @@ class ConnectionMachine(RuleBasedStateMachine):
     @initialize(before=st.integers(0, 8), early=st.lists(st.integers(0, 3), max_size=3), limit=st.integers(1, 6),
                 data=st.data())
     def connect(self, before: int, early: list[int], limit: int, data: st.DataObject) -> None:
-        self.items: dict[int, int] = {}  # seq -> rank: what the inbox holds now
+        self.items: dict[int, int] = {}  # seq -> rank: what the inbox holds now (items and changes)
+        self.changes: set[int] = set()  # which of those seqs are inbox changes (read state)
         self.head = 0
         self.pending: list[BusEvent] = []  # committed, not yet delivered by the bus
         self.counts: Counter[int] = Counter()
@@ -80,21 +81,28 @@ class ConnectionMachine(RuleBasedStateMachine):
 
     # The inbox and the bus.
 
-    def commit(self, rank: int, moved: int | None = None) -> None:
+    def commit(self, rank: int, moved: int | None = None, kind: str = "notification") -> None:
         self.head += 1
         if moved is not None:
             del self.items[moved]  # a group update moves the item to the new sequence number
         self.items[self.head] = rank
-        self.pending.append(BusEvent("notification", "u", self.head, rank, payload(self.head)))
+        if kind != "notification":
+            self.changes.add(self.head)
+        self.pending.append(BusEvent(kind, "u", self.head, rank, payload(self.head)))
 
     @rule(rank=st.integers(0, 3))
     def publish(self, rank: int) -> None:
         self.commit(rank)
 
-    @precondition(lambda self: self.items)
+    @precondition(lambda self: set(self.items) - self.changes)
     @rule(data=st.data(), rank=st.integers(0, 3))
     def group_update(self, data: st.DataObject, rank: int) -> None:
-        self.commit(rank, moved=data.draw(st.sampled_from(sorted(self.items)), label="moved"))
+        self.commit(rank, moved=data.draw(st.sampled_from(sorted(set(self.items) - self.changes)), label="moved"))
+
+    @rule()
+    def inbox_changes(self) -> None:
+        """Read state changed: a change takes the next sequence number and replays like an item."""
+        self.commit(CHANGE_RANK, kind="read")
 
     @precondition(lambda self: self.pending)
     @rule(data=st.data(), keep=st.booleans())
@@ -139,7 +147,8 @@ class ConnectionMachine(RuleBasedStateMachine):
         after, until = conn.replay_after, conn.replay_until
         assert after is not None
         start = max(after, conn.cursor)
-        rows = [(seq, self.items[seq], payload(seq)) for seq in sorted(self.items)
+        rows = [(seq, self.items[seq], "read" if seq in self.changes else "notification", payload(seq))
+                for seq in sorted(self.items)
                 if seq > start and (until is None or seq <= until)][:PAGE]
         if len(rows) == PAGE:
             covered = rows[-1][0]
@@ -153,7 +162,7 @@ class ConnectionMachine(RuleBasedStateMachine):
 
     def written(self, frame: bytes) -> None:
         lines = frame.decode().split("\n")
-        if lines[0] == "event: read":
+        if lines[0] == "event: read" and not lines[1].startswith("id: "):
             self.reads -= 1
             assert self.reads >= 0, "a read event written more often than it happened"
             return
@@ -208,8 +217,8 @@ class GatedInbox:
     async def stream_starts(self, user_ids: list[str]) -> dict[str, StreamStart]:
         return {user_id: StreamStart(max(self.seqs, default=0), 0, 0) for user_id in user_ids}
 
-    async def items_after(self, user_id: str, after: int, limit: int, until: int | None = None) -> list[tuple[int, int, bytes]]:
-        wanted = [(s, 2, payload(s)) for s in self.seqs if s > after and (until is None or s <= until)][:limit]
+    async def items_after(self, user_id: str, after: int, limit: int, until: int | None = None) -> list[Replayed]:
+        wanted = [(s, 2, "notification", payload(s)) for s in self.seqs if s > after and (until is None or s <= until)][:limit]
         self.reading.set()
         await self.gate.wait()
         return wanted

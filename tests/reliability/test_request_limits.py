@@ -15,9 +15,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from tests.admin_client import signed_in
 from tests.herald_server import HeraldServer
 from tests.raw_http import request
-from tests.unit.test_admin_support import signed_in
 
 LIMIT = 64 * 1024
 GROUP_LIMIT = 2 * 1024 * 1024

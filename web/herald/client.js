@@ -112,13 +112,11 @@ export class HeraldClient extends EventTarget {
     for (let pages = 0; pages < CATCH_UP_MAX_PAGES; pages++) {
       const page = await this.#api.list({ since, limit: CATCH_UP_LIMIT });
       for (const item of page.items) this.#take(item, null, true);
+      // What changed meanwhile (read elsewhere, ...), in order, as the stream would have said it.
+      for (const change of page.changes ?? []) this.#onEvent(change.type, change, change.cursor);
       this.store.advance((since = page.cursor));
-      if (page.items.length < CATCH_UP_LIMIT) {
+      if (page.items.length + (page.changes?.length ?? 0) < CATCH_UP_LIMIT) {
         this.store.snapshot(page.unreadCount, since);
-        // Read events are live only: what was read elsewhere meanwhile shows in a fresh page.
-        const newest = await this.#api.list({ limit: this.pageSize });
-        for (const item of newest.items) this.#take(item, null, true);
-        this.store.snapshot(newest.unreadCount, newest.cursor);
         return this.#emit('change');
       }
     }
@@ -134,6 +132,7 @@ export class HeraldClient extends EventTarget {
       this.store.advance(id);
       this.#take(data, id, true);
     } else if (type === 'read') {
+      if (id) this.store.advance(id);
       const { ids, all, unreadCount } = data;
       this.#applyRead(this.store.markRead(all ? null : ids), unreadCount, Boolean(all));
     } else if (type === 'reset') {

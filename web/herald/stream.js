@@ -7,6 +7,8 @@
  */
 
 const BACKOFF_MAX_MS = 30000;
+/** Inbox changes: events that carry a cursor, like items, and resume exactly (docs/transports.md). */
+export const CHANGES = ['read'];
 
 export class Stream {
   /** @type {{ close(): void } | null} */
@@ -83,7 +85,7 @@ export class Stream {
   #sse(cursor) {
     const url = `${this.api.base}/api/notifications/stream?lastEventId=${encodeURIComponent(cursor)}`;
     const source = new EventSource(url, { withCredentials: this.api.crossOrigin });
-    for (const type of ['ready', 'notification', 'read', 'reset']) {
+    for (const type of ['ready', 'notification', 'reset', ...CHANGES]) {
       source.addEventListener(type, (event) => {
         const { data, lastEventId } = /** @type {MessageEvent} */ (event);
         this.#event(source, type, JSON.parse(data), lastEventId);
@@ -119,8 +121,8 @@ export class Stream {
         const answer = await this.api.poll(cursor, wait, abort.signal);
         if (!wait) this.#event(conn, 'ready', answer, cursor);
         if (answer.reset) this.#event(conn, 'reset', null, answer.cursor);
-        if (answer.read) this.#event(conn, 'read', answer.read, '');
         for (const item of answer.items) this.#event(conn, 'notification', item, answer.cursor);
+        for (const change of answer.changes) this.#event(conn, change.type, change, change.cursor);
         cursor = answer.cursor;
       }
     })().catch((error) => conn === this.#conn && !this.#final(error) && this.#lost(conn));

@@ -1,7 +1,7 @@
 """Subscriber endpoints: the live stream, the inbox list, and read state."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
@@ -17,9 +17,10 @@ from herald.delivery.poll import PollAnswer, poll
 from herald.delivery.sse import CHUNKED_SSE_ENCODER, SSE_ENCODER, AsgiSink, SSEStream, TransportSink
 from herald.errors import invalid_cursor, invalid_request
 from herald.receipts import AckIds
-from herald.wire import MAX_CHANNELS, Notification, parse_channels, parse_cursor
+from herald.wire import MAX_CHANNELS, Notification, change_json, parse_channels, parse_cursor
 
 MAX_POLL_SECONDS = 60
+_decode_change = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 class InboxPage(msgspec.Struct, rename="camel"):
@@ -27,6 +28,9 @@ class InboxPage(msgspec.Struct, rename="camel"):
     unread_count: int
     cursor: str
     next_before: str | None
+    changes: list[dict[str, Any]] = []
+    """With ``since``: inbox changes among the same cursors, oldest first (``{"type": "read", "cursor": ...}``),
+    so that catching up over REST learns what the stream would have said."""
 
 
 class UnreadCount(msgspec.Struct, rename="camel"):
@@ -103,7 +107,8 @@ class InboxController(Controller):
         else:
             cursor = since_seq if since_seq is not None else newest if before_seq is None else 0
         next_before = str(min(page.seqs)) if since_seq is None and len(page.seqs) == limit else None
-        return InboxPage(page.items, page.unread, str(cursor), next_before)
+        changes = [_decode_change(change_json(c.kind, c.seq, c.body)) for c in page.changes]
+        return InboxPage(page.items, page.unread, str(cursor), next_before, changes)
 
     @post("/ack", status_code=204, guards=[json_body])
     async def ack(self, request: Request, user_id: str, data: AckBody) -> None:

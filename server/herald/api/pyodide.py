@@ -9,8 +9,6 @@ docs/python-client.md has the page's code and what it shows.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from litestar import MediaType, Response, get
 
 from herald.api.static import WEB_DIR

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from herald.fanout.base import BusEvent
+from herald.inbox import Replayed
 from herald.metrics import LATENCY_BOUNDS
 from herald.wire import PRIORITY_RANK
 
@@ -49,6 +50,13 @@ class Stats:
 
 
 _NO_SEQS: frozenset[int] = frozenset()
+
+
+def frame(encoder: Encoder, cursor: int | None, event: BusEvent) -> bytes:
+    """An inbox event's frame: an item, or a change; ``cursor`` None for one outside the inbox order."""
+    if event.kind == "notification":
+        return encoder.notification(cursor, event.payload)  # type: ignore[arg-type]
+    return encoder.change(event.kind, cursor, event.payload)
 
 
 class Connection:
@@ -101,7 +109,7 @@ class Connection:
         """Set the resume point; anything the bus brought at or before it is dropped."""
         self.cursor = cursor
         if self._heap:
-            self._heap = [entry for entry in self._heap if entry[2].kind != "notification" or entry[2].seq > cursor]
+            self._heap = [entry for entry in self._heap if not entry[2].seq or entry[2].seq > cursor]
             heapq.heapify(self._heap)
         if self._known:
             self._known = {seq for seq in self._known if seq > cursor}
@@ -110,13 +118,15 @@ class Connection:
 
     def offer(self, event: BusEvent) -> None:
         sink = self.sink
-        if event.kind == "notification":
+        if event.kind == "channel":
+            self._offer_live(sink, event)
+        elif event.seq:  # in the inbox order: an item, or a change (read state) that replays like one
             seq = event.seq
             if seq <= self.cursor or seq in self._known:
                 return
             if (sink is not None and seq == self.cursor + 1 and not self._heap and not self._known
                     and self.replay_after is None
-                    and self._write_now(sink, self.encoder.notification(seq, event.payload))):  # type: ignore[union-attr]
+                    and self._write_now(sink, frame(self.encoder, seq, event))):  # type: ignore[arg-type]
                 self.cursor = self._max_known = seq
                 stats = self.stats
                 stats.delivered += 1
@@ -128,29 +138,31 @@ class Connection:
                 return
             self._queue(seq, event)
             self._note_gap()
-        elif event.kind == "channel":
-            # Best-effort and unordered against the inbox: written at once when it can be,
-            # else coalesced with whatever else waits into the next write; never replayed.
-            live = self._live
-            if sink is not None and not self._heap and not live and self._write_now(sink, self.encoder.channel(event.payload)):  # type: ignore[union-attr]
-                self.stats.delivered += 1
-                return
-            if live is None:
-                live = self._live = collections.deque(maxlen=LIVE_LIMIT)
-            if len(live) == LIVE_LIMIT:
-                self.stats.live_dropped += 1
-            live.append(event)
-        else:
-            if sink is not None and not self._heap and self._write_now(sink, self.encoder.read(event.payload)):  # type: ignore[union-attr]
+        else:  # outside the inbox order: written now or before anything queued, never replayed
+            if sink is not None and not self._heap and self._write_now(sink, frame(self.encoder, None, event)):  # type: ignore[arg-type]
                 return
             heapq.heappush(self._heap, (-1, self._next_order(), event))
         self.wake()
 
-    def add_replayed(self, rows: list[tuple[int, int, bytes]], after: int, until: int) -> None:
-        """Queue rows read from the inbox; every seq in (after, until] not among them does not exist."""
-        for seq, rank, payload in rows:
+    def _offer_live(self, sink: Sink | None, event: BusEvent) -> None:
+        # Best-effort and unordered against the inbox: written at once when it can be,
+        # else coalesced with whatever else waits into the next write; never replayed.
+        live = self._live
+        if sink is not None and not self._heap and not live and self._write_now(sink, self.encoder.channel(event.payload)):  # type: ignore[union-attr]
+            self.stats.delivered += 1
+            return
+        if live is None:
+            live = self._live = collections.deque(maxlen=LIVE_LIMIT)
+        if len(live) == LIVE_LIMIT:
+            self.stats.live_dropped += 1
+        live.append(event)
+        self.wake()
+
+    def add_replayed(self, rows: list[Replayed], after: int, until: int) -> None:
+        """Queue items and changes read from the inbox; every seq in (after, until] not among them does not exist."""
+        for seq, rank, kind, payload in rows:
             if seq > self.cursor and seq not in self._known:
-                self._queue(seq, BusEvent("notification", self.user_id, seq, rank, payload))
+                self._queue(seq, BusEvent(kind, self.user_id, seq, rank, payload))
         for seq in range(max(after, self.cursor) + 1, until + 1):
             if seq not in self._known:
                 known, done = self._sets()
@@ -172,12 +184,12 @@ class Connection:
             if frontier is not None and rank >= PRIORITY_RANK["medium"] and key > frontier:
                 break
             heapq.heappop(heap)
-            if event.kind != "notification":
-                frames.append(encoder.read(event.payload))
+            if not event.seq:
+                frames.append(frame(encoder, None, event))
                 continue
             self._done.add(event.seq)  # type: ignore[union-attr]
             self._advance()
-            frames.append(encoder.notification(self.cursor, event.payload))
+            frames.append(frame(encoder, self.cursor, event))
             if event.sent_at:  # live events only: a replay's delay is the client's absence
                 self.stats.observe(event.sent_at)
         live = self._live
@@ -261,7 +273,7 @@ class Connection:
     def _overflow(self) -> None:
         self.overflows += 1
         self.stats.overflows += 1
-        self._heap = [entry for entry in self._heap if entry[2].kind != "notification"]
+        self._heap = [entry for entry in self._heap if not entry[2].seq]
         self._known = set(self._done)
         self._max_known = max(self._done, default=self.cursor)
         self.replay_after, self.replay_until = self.cursor, None

@@ -16,7 +16,7 @@ import msgspec
 from herald.fanout.base import BusEvent, Fanout
 from herald.inbox import Inbox
 from herald.tasks import wait_event
-from herald.wire import Notification
+from herald.wire import Notification, change_json
 
 POLL_LIMIT = 100
 
@@ -29,20 +29,20 @@ class PollAnswer(msgspec.Struct, rename="camel"):
     unread_count: int
     reset: bool
     read: dict[str, Any] | None
+    """The last read-state change among ``changes`` (null: none), as the ``read`` stream event's data."""
+    changes: list[dict[str, Any]]
+    """Inbox changes after the cursor, oldest first: each ``{"type": "read", "cursor": ..., ...}``."""
 
 
 class Waker:
-    """A bus listener that only notes that something happened for its user."""
+    """A bus listener that only notes that something happened for its user (the answer is read from the inbox)."""
 
-    __slots__ = ("event", "read_payload")
+    __slots__ = ("event",)
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
-        self.read_payload: bytes | None = None
 
     def offer(self, event: BusEvent) -> None:
-        if event.kind == "read":
-            self.read_payload = event.payload
         self.event.set()
 
     def resync(self) -> None:
@@ -50,7 +50,7 @@ class Waker:
 
 
 async def poll(inbox: Inbox, fanout: Fanout, user_id: str, cursor: int | None, timeout: float) -> bytes:
-    """The JSON answer: ``items`` (urgent first), ``cursor``, ``unreadCount``, ``reset``, and ``read`` if read state changed."""
+    """The JSON answer: ``items`` (urgent first), ``changes`` (in order), ``cursor``, ``unreadCount``, ``reset``, ``read``."""
     waker = Waker()
     fanout.attach(user_id, waker)
     try:
@@ -66,10 +66,15 @@ async def poll(inbox: Inbox, fanout: Fanout, user_id: str, cursor: int | None, t
         fanout.detach(user_id, waker)
     # Every row after the cursor up to the last one is in this answer, so the cursor may move to it.
     next_cursor = rows[-1][0] if rows else cursor
-    rows.sort(key=lambda row: (row[1], row[0]))
-    return _answer([payload for _, _, payload in rows], next_cursor, unread, read=waker.read_payload)
+    changes = [row for row in rows if row[2] != "notification"]
+    items = sorted((row for row in rows if row[2] == "notification"), key=lambda row: (row[1], row[0]))
+    reads = [payload for _, _, kind, payload in changes if kind == "read"]
+    return _answer([payload for *_, payload in items], next_cursor, unread, read=reads[-1] if reads else None,
+                   changes=[change_json(kind, seq, payload) for seq, _, kind, payload in changes])
 
 
-def _answer(payloads: list[bytes], cursor: int, unread: int, reset: bool = False, read: bytes | None = None) -> bytes:
-    return b'{"items":[%b],"cursor":"%d","unreadCount":%d,"reset":%b,"read":%b}' % (
-        b",".join(payloads), cursor, unread, b"true" if reset else b"false", read or b"null")
+def _answer(payloads: list[bytes], cursor: int, unread: int, reset: bool = False, read: bytes | None = None,
+            changes: list[bytes] | None = None) -> bytes:
+    return b'{"items":[%b],"cursor":"%d","unreadCount":%d,"reset":%b,"read":%b,"changes":[%b]}' % (
+        b",".join(payloads), cursor, unread, b"true" if reset else b"false", read or b"null",
+        b",".join(changes or ()))

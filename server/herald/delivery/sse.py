@@ -40,8 +40,10 @@ class SSEEncoder:
     def notification(self, cursor: int, payload: bytes) -> bytes:
         return b"event: notification\nid: %d\ndata: %b\n\n" % (cursor, payload)
 
-    def read(self, payload: bytes) -> bytes:
-        return b"event: read\ndata: %b\n\n" % payload
+    def change(self, kind: str, cursor: int | None, payload: bytes) -> bytes:
+        if cursor is None:
+            return b"event: %b\ndata: %b\n\n" % (kind.encode(), payload)
+        return b"event: %b\nid: %d\ndata: %b\n\n" % (kind.encode(), cursor, payload)
 
     def reset(self, cursor: int) -> bytes:
         return b'event: reset\nid: %d\ndata: {"reason":"cursor_expired"}\n\n' % cursor
@@ -74,8 +76,8 @@ class ChunkedSSEEncoder(SSEEncoder):
         size = _NOTIFICATION_FRAME + len(str(cursor)) + len(payload)
         return b"%x\r\nevent: notification\nid: %d\ndata: %b\n\n\r\n" % (size, cursor, payload)
 
-    def read(self, payload: bytes) -> bytes:
-        return chunk(super().read(payload))
+    def change(self, kind: str, cursor: int | None, payload: bytes) -> bytes:
+        return chunk(super().change(kind, cursor, payload))
 
     def channel(self, payload: bytes) -> bytes:
         last = self._last

@@ -30,7 +30,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from herald.receipts import AckIds
-from herald.wire import MAX_CHANNELS
+from herald.wire import MAX_CHANNELS, change_json
 
 CLOSE_GOING_AWAY = 4000  # reconnect: the server is restarting
 CLOSE_RATE_LIMITED = 4029  # reconnect later: too many new connections (HTTP's 429); the reason says when
@@ -50,8 +50,8 @@ class WSEncoder:
     def notification(self, cursor: int, payload: bytes) -> bytes:
         return b'{"type":"notification","cursor":"%d","notification":%b}' % (cursor, payload)
 
-    def read(self, payload: bytes) -> bytes:
-        return b'{"type":"read",' + payload[1:]
+    def change(self, kind: str, cursor: int | None, payload: bytes) -> bytes:
+        return change_json(kind, cursor, payload)
 
     def reset(self, cursor: int) -> bytes:
         return b'{"type":"reset","cursor":"%d"}' % cursor

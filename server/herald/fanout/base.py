@@ -20,15 +20,16 @@ offer to synchronously, with the cursor bookkeeping beside it.
 from __future__ import annotations
 
 import abc
-from typing import Iterable, Literal, Protocol, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import msgspec
 
 
 class BusEvent(msgspec.Struct, array_like=True, frozen=True):
-    """What travels on the bus. ``seq`` is 0 for events outside the inbox order (read changes, live events)."""
+    """What travels on the bus. ``seq`` is 0 for events outside the inbox order (live channel events)."""
 
-    kind: Literal["notification", "read", "channel"]
+    kind: str
+    """``notification`` (an item), ``channel`` (a live event), or an inbox change's event name (``read``)."""
     key: str
     """The user the event is for; for ``channel``, the live channel's name."""
     seq: int

@@ -1,4 +1,6 @@
-"""Fixtures of the native push tests: a local Google (OAuth2 + FCM v1), a local APNs (HTTP/2, TLS), and Herald."""
+"""Fixtures of the push tests: the local Web Push service (tests/fake_push_service.py), a local Google
+(OAuth2 + FCM v1, tests/fake_fcm.py), a local APNs (HTTP/2 over TLS, tests/fake_apns.py), one of each per
+test module, and a Herald configured for FCM and APNs."""
 from __future__ import annotations
 
 from typing import Iterator
@@ -13,6 +15,13 @@ from tests.integration.push.support import FAST_RETRIES, native_env
 
 
 @pytest.fixture(scope="module")
+def push_service() -> Iterator[FakePushService]:
+    service = FakePushService().start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="module")
 def google() -> Iterator[FakeGoogle]:
     service = FakeGoogle().start()
     yield service
@@ -22,13 +31,6 @@ def google() -> Iterator[FakeGoogle]:
 @pytest.fixture(scope="module")
 def apple(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeApple]:
     service = FakeApple(tmp_path_factory.mktemp("apple")).start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture(scope="module")
-def browser_push() -> Iterator[FakePushService]:
-    service = FakePushService().start()
     yield service
     service.stop()
 

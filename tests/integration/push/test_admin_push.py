@@ -7,7 +7,7 @@ from tests.fake_apns import FakeApple
 from tests.fake_fcm import FakeGoogle
 from tests.herald_server import HeraldServer
 from tests.integration.push.support import devices_of, eventually, registered
-from tests.unit.test_admin_support import signed_in
+from tests.admin_client import signed_in
 
 
 def by_channel(fragment: str) -> dict[str, tuple[int, int, int]]:

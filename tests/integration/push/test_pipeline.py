@@ -25,19 +25,19 @@ def subscribe_browser(herald: HeraldServer, service: FakePushService, user_id: s
 
 
 def test_one_publish_pushes_once_to_each_device_on_every_channel(
-        native: HeraldServer, google: FakeGoogle, apple: FakeApple, browser_push: FakePushService,
+        native: HeraldServer, google: FakeGoogle, apple: FakeApple, push_service: FakePushService,
         user_id: str) -> None:
-    browser = subscribe_browser(native, browser_push, user_id)
+    browser = subscribe_browser(native, push_service, user_id)
     android, iphone, ipad = google.device(), apple.device(), apple.device()
     registered(native, user_id, "fcm", android)
     registered(native, user_id, "apns", iphone)
     registered(native, user_id, "apns", ipad)
     sent = native.publish(to={"users": [user_id]}, type="t", title="everywhere", priority="high")
-    (web,) = browser_push.wait(browser, 1)
+    (web,) = push_service.wait(browser, 1)
     (fcm,) = google.wait(android, 1)
     phones = [apple.wait(iphone, 1)[0], apple.wait(ipad, 1)[0]]
     time.sleep(0.5)
-    assert (len(browser_push.of(browser)), len(google.of(android)), len(apple.of(iphone)), len(apple.of(ipad))) == (
+    assert (len(push_service.of(browser)), len(google.of(android)), len(apple.of(iphone)), len(apple.of(ipad))) == (
         1, 1, 1, 1)
     assert web.message["notification"]["id"] == fcm.message["data"]["id"] == sent["id"]
     assert all(p.payload["herald"]["notification"]["id"] == sent["id"] for p in phones)

@@ -13,7 +13,7 @@ import asyncio
 import json
 from typing import Any, Callable
 
-from herald_client import Backoff, HeraldError, Notification, Ready, ReadChange, Reset, Subscriber
+from herald_client import Backoff, HeraldError, Notification, ReadChange, Ready, Reset, Subscriber
 
 Report = Callable[[str], None]
 FAST = Backoff(base_seconds=0.2, max_seconds=1.0)  # tests reconnect quickly; the default starts at 1 s

@@ -8,8 +8,23 @@ import time
 import httpx
 import pytest
 from herald_client import (
-    Call, ConnectionFailed, Forbidden, Herald, HeraldError, InvalidCursor, InvalidRequest, MethodNotAllowed, NotFound,
-    PayloadTooLarge, Request, ServerError, Subscriber, Target, Unauthorized, Unavailable, UnsupportedMediaType,
+    Call,
+    ConnectionFailed,
+    Forbidden,
+    Herald,
+    HeraldError,
+    InvalidCursor,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Request,
+    ServerError,
+    Subscriber,
+    Target,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
 )
 from herald_client.errors import error_from_response
 from herald_client.http import no_content

@@ -96,11 +96,13 @@ class InboxPage:
     cursor: str
     next_before: str | None
     """Pass as ``before=`` for the next older page; None when there is none."""
+    changes: tuple[Mapping[str, Any], ...] = ()
+    """A ``since`` page's inbox changes among the same cursors, oldest first (``{"type": "read", "cursor", ...}``)."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> InboxPage:
         return cls([Notification.from_wire(item) for item in raw["items"]], raw["unreadCount"], raw["cursor"],
-                   raw.get("nextBefore"))
+                   raw.get("nextBefore"), tuple(raw.get("changes", ())))
 
 
 @dataclass(frozen=True, slots=True)

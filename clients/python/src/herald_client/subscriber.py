@@ -155,6 +155,9 @@ class Subscriber:
         kind = frame.event
         if kind == "closed":
             raise StreamClosed(json.loads(frame.data).get("reason", "closed"))
+        if frame.id is not None:
+            # Items and inbox changes (read state) both carry the cursor; so may event types newer than this client.
+            self.cursor = frame.id
         if kind not in ("ready", "notification", "read", "reset", "channel"):
             return []  # an event type newer than this client
         data = json.loads(frame.data)
@@ -163,8 +166,6 @@ class Subscriber:
         if kind == "read":
             self.unread_count = int(data["unreadCount"])
             return [ReadChange(list(data.get("ids", [])), bool(data.get("all")), self.unread_count)]
-        if frame.id is not None:
-            self.cursor = frame.id
         if kind == "ready":
             self.unread_count = int(data["unreadCount"])
             return [Ready(frame.id or "", self.unread_count)]

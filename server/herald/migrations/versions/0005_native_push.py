@@ -1,7 +1,7 @@
 """Native push: devices (FCM, APNs), one queue for every provider, read sync and results per channel
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0007 (after the merge of main; the lead re-chains)
 
 Hand-written so that it runs unchanged on SQLite and PostgreSQL. ``push_jobs``
 changes through batch mode: plain ALTERs on PostgreSQL, a copy of the table on
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -13,19 +13,13 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.fake_push_service import FakePushService, FakeSubscription
+from tests.fake_push_service import FakePushService, subscribe
 from tests.herald_server import HeraldServer, create_postgres_database, drop_postgres_database
+from tests.scrape import metric, wait_metric
 from tests.sse_client import open_stream
 
 FAST_RETRIES = {"HERALD_PUSH_RETRY_BASE_SECONDS": "0.3", "HERALD_PUSH_RETRY_MAX_SECONDS": "1",
                 "HERALD_PUSH_MAX_ATTEMPTS": "4"}
-
-
-@pytest.fixture(scope="module")
-def push_service() -> Iterator[FakePushService]:
-    service = FakePushService().start()
-    yield service
-    service.stop()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -39,22 +33,6 @@ def push_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     herald.stop()
     if database_url:
         drop_postgres_database(database_url)
-
-
-def subscribe(herald: HeraldServer, service: FakePushService, user_id: str) -> FakeSubscription:
-    sub = service.subscription()
-    response = httpx.post(herald.url + "/api/push/subscriptions", json=sub.to_json(),
-                          headers={"Authorization": f"Bearer {herald.token(user_id)}"})
-    assert response.status_code == 201, response.text
-    return sub
-
-
-def metric(herald: HeraldServer, name: str) -> float:
-    for line in httpx.get(herald.url + "/metrics").text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            if line.split(" ")[0] == name:
-                return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def expected_topic(group_key: str) -> str:
@@ -114,14 +92,6 @@ async def test_online_user_gets_no_push(push_server: HeraldServer, push_service:
     offline = push_server.publish(to={"users": [user_id]}, type="t", title="after leaving", priority="urgent")
     (push,) = push_service.wait(sub, 1)
     assert push.message["notification"]["id"] == offline["id"]
-
-
-def wait_metric(herald: HeraldServer, name: str, above: float, timeout: float = 5.0) -> float:
-    deadline = time.monotonic() + timeout
-    while (value := metric(herald, name)) <= above:
-        assert time.monotonic() < deadline, f"{name} stayed at {value}"
-        time.sleep(0.05)
-    return value
 
 
 def test_gone_subscription_is_deleted(push_server: HeraldServer, push_service: FakePushService, user_id: str) -> None:

@@ -6,8 +6,9 @@ import re
 import httpx
 
 from herald.api_keys import fingerprint
+from tests.admin_client import AdminClient
+from tests.eventually import eventually
 from tests.herald_server import HeraldServer
-from tests.unit.test_admin_support import AdminClient, admin, eventually  # noqa: F401 - fixture
 
 
 def create_key(admin: AdminClient, name: str) -> tuple[str, str]:

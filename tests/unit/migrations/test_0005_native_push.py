@@ -6,6 +6,7 @@ from typing import Any, Iterator
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -13,6 +14,8 @@ from herald.db import alembic_config, migrate
 from herald.models import push_jobs
 from tests.herald_server import create_postgres_database, drop_postgres_database, run_async
 
+# Whatever 0005 follows once the lead has chained the branches.
+BEFORE = str(ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_revision("0005").down_revision)
 QUEUED = [
     "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at) "
     "VALUES ('s1', 'u1', 'https://push.example/1', 'k', 'a', 1)",
@@ -48,7 +51,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def test_queued_web_pushes_survive_0005_up_and_down(url: str) -> None:
-    migrate(url, "0004")
+    migrate(url, BEFORE)
     run(url, *QUEUED)
     migrate(url)
     rows, tables = run(url, "SELECT provider, subscription_id, device_id, item_id FROM push_jobs")
@@ -58,7 +61,7 @@ def test_queued_web_pushes_survive_0005_up_and_down(url: str) -> None:
     run(url, "INSERT INTO devices (id, user_id, platform, token, app, created_at) VALUES ('d1', 'u1', 'apns', 'ab', 'x', 1)",
         "INSERT INTO push_jobs (provider, device_id, user_id, item_id, payload, urgency, attempts, created_at, "
         "expires_at, next_attempt_at) VALUES ('apns', 'd1', 'u1', 'i2', '{}', '10', 0, 1, 2, 3)")
-    command.downgrade(alembic_config(url), "0004")
+    command.downgrade(alembic_config(url), BEFORE)
     rows, tables = run(url, "SELECT subscription_id, item_id FROM push_jobs")
     assert rows == [("s1", "i1")] and "devices" not in tables  # device pushes had nowhere to go
     migrate(url)

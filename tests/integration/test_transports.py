@@ -4,14 +4,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 
 import httpx
 import pytest
 import websockets
 
 from tests.herald_server import HeraldServer
-from tests.transports import TRANSPORTS, subscribe
+from tests.transports import TRANSPORTS, subscribe, wait_for_receipt
 
 pytestmark = pytest.mark.parametrize("transport", TRANSPORTS)
 
@@ -114,14 +113,3 @@ async def test_acknowledged_items_get_a_delivered_receipt(server: HeraldServer, 
         await sub.ack([kept])
         receipts = await asyncio.to_thread(wait_for_receipt, server, user_id, kept)
     assert receipts == {kept: True, unacked: False}
-
-
-def wait_for_receipt(server: HeraldServer, user_id: str, item_id: str, timeout: float = 5.0) -> dict[str, bool]:
-    """Every item of the user: whether it has a receipt, once ``item_id`` has one (they are written in batches)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = dict(server.sql("SELECT id, delivered_at FROM inbox_items WHERE user_id = :u", u=user_id))
-        if rows.get(item_id) is not None:
-            return {item: at is not None for item, at in rows.items()}
-        assert time.monotonic() < deadline, f"no receipt for {item_id}"
-        time.sleep(0.05)

@@ -1,17 +1,12 @@
-"""Helpers for the admin console tests: admins made with the real CLI, a client that carries the CSRF token.
-
-No tests here; the other ``test_admin_*`` files import from this one.
-"""
+"""The admin console as a test sees it: admins made with the real CLI, a client that carries the CSRF token."""
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-import time
-from typing import Any, Callable
+from typing import Any
 
 import httpx
-import pytest
 
 from tests.herald_server import HeraldServer
 
@@ -72,25 +67,8 @@ def signed_in(server: HeraldServer, username: str = "alice") -> AdminClient:
     return client
 
 
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll until ``check`` returns something truthy (background writes land within about a second)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
-
-
 def inbox_titles(server: HeraldServer, user_id: str) -> list[str]:
     response = httpx.get(server.url + "/api/notifications",
                          headers={"Authorization": f"Bearer {server.token(user_id)}"}, timeout=10)
     assert response.status_code == 200, response.text
     return [item["title"] for item in response.json()["items"]]
-
-
-@pytest.fixture
-def admin(server: HeraldServer) -> Any:
-    client = signed_in(server)
-    yield client
-    client.close()

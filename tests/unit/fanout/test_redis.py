@@ -1,15 +1,13 @@
 """The Redis bus in-process, against a private redis-server: what its listeners see when the link breaks."""
 from __future__ import annotations
 
-import asyncio
-from typing import Iterator
-
 import pytest
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from herald.fanout.base import BusEvent
 from herald.fanout.redis import RedisFanout, decode_batch, encode_batch
+from tests.eventually import eventually_async
 from tests.herald_server import RedisServer
 
 
@@ -23,21 +21,6 @@ class Recorder:
 
     def resync(self) -> None:
         self.resyncs += 1
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-async def eventually(check, timeout: float = 10.0) -> None:  # noqa: ANN001 - a zero-argument predicate
-    # Not test_admin_support.eventually: its time.sleep would block the loop the bus under test runs on.
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "not within the timeout"
-        await asyncio.sleep(0.02)
 
 
 def test_a_batch_carries_a_shared_payload_once() -> None:
@@ -59,14 +42,14 @@ async def test_a_dropped_subscription_makes_every_listener_re_read_its_inbox(red
         fanout.attach("ann", listener)
         event = BusEvent("notification", "ann", 1, 2, b"{}")
         await fanout.publish([event])
-        await eventually(lambda: listener.offered == [event])
+        await eventually_async(lambda: listener.offered == [event])
         assert listener.resyncs == 0, "an unbroken subscription asks for no re-read"
 
         assert await admin.client_kill_filter(_type="pubsub") == 1
-        await eventually(lambda: listener.resyncs == 1)
+        await eventually_async(lambda: listener.resyncs == 1)
         later = BusEvent("notification", "ann", 2, 2, b"{}")
         await fanout.publish([later])
-        await eventually(lambda: listener.offered == [event, later])
+        await eventually_async(lambda: listener.offered == [event, later])
     finally:
         await admin.aclose()
         await fanout.stop()
@@ -79,14 +62,14 @@ async def test_redis_gone_then_back_resyncs_and_delivers_again(redis_server: Red
         listener = Recorder()
         fanout.attach("bo", listener)
         redis_server.stop()
-        await eventually(lambda: not fanout.connected.is_set())
+        await eventually_async(lambda: not fanout.connected.is_set())
         with pytest.raises((ConnectionError, RedisError)):
             await fanout.ping()
         redis_server.start()
-        await eventually(lambda: fanout.connected.is_set() and listener.resyncs == 1, timeout=20)
+        await eventually_async(lambda: fanout.connected.is_set() and listener.resyncs == 1, timeout=20)
         await fanout.ping()
         back = BusEvent("notification", "bo", 7, 2, b"{}")
         await fanout.publish([back])
-        await eventually(lambda: listener.offered == [back])
+        await eventually_async(lambda: listener.offered == [back])
     finally:
         await fanout.stop()

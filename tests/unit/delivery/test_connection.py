@@ -1,9 +1,9 @@
 """The per-connection queue and cursor, without a server: the rules of design section 6."""
 from __future__ import annotations
 
-from herald.fanout.base import BusEvent
 from herald.delivery.connection import Connection
 from herald.delivery.sse import SSEEncoder
+from herald.fanout.base import BusEvent
 from herald.wire import PRIORITY_RANK
 
 ENC = SSEEncoder()
@@ -68,7 +68,7 @@ def test_replayed_rows_fill_gaps_and_unlisted_sequences_count_as_absent() -> Non
     conn.start(0)
     conn.offer(event(5))
     # The inbox has seq 2 and 4; 1 and 3 were moved by group updates, so they do not exist.
-    conn.add_replayed([(2, 2, b'{"seq":2}'), (4, 2, b'{"seq":4}')], after=0, until=5)
+    conn.add_replayed([(2, 2, "notification", b'{"seq":2}'), (4, 2, "notification", b'{"seq":4}')], after=0, until=5)
     assert written(conn) == [(3, 2), (4, 4), (5, 5)], "absent seq 3 lets the cursor pass it"
     assert conn.gap_since is None
 
@@ -85,7 +85,7 @@ def test_overflow_drops_the_queue_and_asks_for_a_resume_from_the_cursor() -> Non
     assert conn.replay_after == 10, "the slow connection re-reads from what it has written, not from the bus"
     conn.offer(event(15))  # new events still queue: the replay dedupes against them
     assert written(conn) == [], "items past what the re-read covered wait for it"
-    conn.add_replayed([(s, 2, b'{"seq":%d}' % s) for s in (11, 12, 13, 14, 15)], after=10, until=15)
+    conn.add_replayed([(s, 2, "notification", b'{"seq":%d}' % s) for s in (11, 12, 13, 14, 15)], after=10, until=15)
     conn.replay_after = None  # the re-read reached the head of the inbox
     assert [seq for _, seq in written(conn)] == [11, 12, 13, 14, 15]
     assert conn.cursor == 15
@@ -108,7 +108,7 @@ def test_urgent_items_may_pass_a_pending_reread_but_ordinary_ones_wait() -> None
     conn.offer(event(7, "medium"))
     conn.offer(event(8, "urgent"))
     assert written(conn) == [(0, 8)]
-    conn.add_replayed([(s, 2, b'{"seq":%d}' % s) for s in range(1, 7)], after=0, until=6)
+    conn.add_replayed([(s, 2, "notification", b'{"seq":%d}' % s) for s in range(1, 7)], after=0, until=6)
     conn.replay_after = None
     assert written(conn) == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6), (8, 7)]
 

@@ -14,13 +14,6 @@ from tests.herald_server import HeraldServer, RedisServer, create_postgres_datab
 from tests.sse_client import open_stream
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
 def _vapid_key() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -267,7 +260,8 @@ async def test_through_nginx_a_stream_survives_the_death_of_its_node(nginx: str,
 
 async def test_the_admin_dashboard_counts_users_online_across_nodes(cluster: tuple[HeraldServer, HeraldServer],
                                                                     user_id: str) -> None:
-    from tests.unit.test_admin_support import eventually, signed_in
+    from tests.admin_client import signed_in
+    from tests.eventually import eventually
 
     a, b = cluster
     admin = signed_in(a)

@@ -24,7 +24,9 @@ def test_readiness_is_503_with_retry_after_when_the_database_is_gone(fresh_serve
     fresh_server.env["HERALD_DATABASE_URL"] = "postgresql+asyncpg://postgres@127.0.0.1:1/none"
     fresh_server.env["HERALD_MIGRATE_ON_START"] = "false"
     fresh_server.port  # the server starts even so: liveness must not depend on the database
-    import subprocess, sys, time
+    import subprocess
+    import sys
+    import time
     process = subprocess.Popen([sys.executable, "-m", "herald.cli", "serve"], env=fresh_server.env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

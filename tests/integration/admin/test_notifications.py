@@ -5,8 +5,9 @@ import re
 
 import httpx
 
+from tests.admin_client import AdminClient
+from tests.eventually import eventually
 from tests.herald_server import HeraldServer
-from tests.unit.test_admin_support import AdminClient, admin, eventually  # noqa: F401 - fixture
 
 
 def counts(admin: AdminClient, notification_id: str) -> dict[str, int]:

@@ -7,9 +7,10 @@ import re
 
 import httpx
 
+from tests.admin_client import AdminClient, inbox_titles
+from tests.eventually import eventually
 from tests.herald_server import HeraldServer, run_async
 from tests.sse_client import open_stream
-from tests.unit.test_admin_support import AdminClient, admin, eventually, inbox_titles  # noqa: F401 - fixture
 
 HOSTILE = "<script>window.__pwned=1</script><b>x</b>"
 
@@ -164,7 +165,7 @@ def _hidden_fields(page: str) -> dict[str, str]:
 
 def test_sending_too_fast_is_429_with_the_form_kept_and_nothing_sent(fresh_server: HeraldServer,
                                                                       user_id: str) -> None:
-    from tests.unit.test_admin_support import signed_in
+    from tests.admin_client import signed_in
 
     fresh_server.env.update(HERALD_PUBLISH_RATE_PER_SECOND="0.05", HERALD_PUBLISH_BURST="1")
     fresh_server.start()

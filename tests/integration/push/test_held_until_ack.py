@@ -13,10 +13,10 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.fake_push_service import FakePushService
+from tests.fake_push_service import FakePushService, subscribe
 from tests.herald_server import HeraldServer, create_postgres_database, drop_postgres_database
+from tests.scrape import metric, wait_metric
 from tests.transports import subscribe as listen
-from tests.unit.test_push import metric, push_service, subscribe, wait_metric  # noqa: F401 - fixture
 
 HOLD_SECONDS = 1.5
 

@@ -211,7 +211,7 @@ def test_publishing_beyond_the_key_limit_is_429_and_loses_nothing_accepted_befor
     # The limit is per key: another producer is not held back.
     other = post(fresh_server, body, Authorization=f"Bearer {OTHER_KEY}")
     assert other.status_code == 202
-    from tests.unit.test_ops import metric
+    from tests.scrape import metric
 
     assert metric(fresh_server, "herald_rate_limited_total", '{reason="publish"}') == 1
     assert metric(fresh_server, "herald_publishes_total", '{target="users"}') == 4
@@ -242,6 +242,6 @@ async def test_past_the_recipient_limit_new_items_go_out_quiet_and_all_stay_in_t
     # The inbox keeps every one, as it always does; "quiet" is a live-delivery hint only.
     items = inbox(fresh_server, user_id)["items"]
     assert len(items) == 7 and not any("quiet" in item for item in items)
-    from tests.unit.test_ops import metric
+    from tests.scrape import metric
 
     assert metric(fresh_server, "herald_quiet_deliveries_total") == 3

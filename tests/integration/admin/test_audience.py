@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import httpx
 
+from tests.admin_client import AdminClient
 from tests.herald_server import HeraldServer
-from tests.unit.test_admin_support import AdminClient, admin  # noqa: F401 - fixture
 
 
 def api_group(server: HeraldServer, name: str) -> httpx.Response:
