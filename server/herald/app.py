@@ -12,6 +12,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from herald.admin.router import admin_router
 from herald.api.demo import DemoController
+from herald.api.devices import DevicesController
 from herald.api.errors import EXCEPTION_HANDLERS, ErrorResponses
 from herald.api.inbox import InboxController
 from herald.api.ops import consume_readyz, healthz, metrics, readyz
@@ -41,7 +42,8 @@ def create_app(settings: Settings) -> Litestar:
     async def on_shutdown(_: Litestar) -> None:
         await services.stop()
 
-    handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController, healthz, readyz, metrics,
+    handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController,
+                      DevicesController, healthz, readyz, metrics,
                       service_worker, admin_router(settings), *static_files()]
     if not settings.is_production:
         handlers += [DemoController, demo_page, python_demo_page]

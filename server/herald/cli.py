@@ -108,6 +108,13 @@ def _serve(settings: Settings, workers: int) -> int:
     if workers > 1 and not settings.redis_url:
         print("herald: --workers above 1 needs HERALD_REDIS_URL: in-process fan-out serves one process", file=sys.stderr)
         return 2
+    from herald.push.service import check_native_push
+
+    try:
+        check_native_push(settings)  # a bad FCM or APNs key stops the start here, with its reason
+    except SettingsError as exc:
+        print(f"herald: {exc}", file=sys.stderr)
+        return 2
     log_config = uvicorn_log_config(settings)
     if settings.migrate_on_start:
         migrate(settings.effective_database_url)

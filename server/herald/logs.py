@@ -13,7 +13,8 @@
   the handler redacts what could still slip into a message or a traceback
   (an exception quoting its input, a token a client put in a URL): the
   configured API keys and signing secret, JWTs (subscriber and session
-  tokens), admin-console keys, ``Bearer`` credentials and Herald's cookies.
+  tokens), admin-console keys, ``Bearer`` credentials, Herald's cookies,
+  and FCM and APNs device tokens.
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ _PATTERNS = re.compile("|".join((
     r"(?<=herald_session=)[^;\s\"']+",
     r"(?<=herald_admin_session=)[^;\s\"']+",
     r"(?<=herald_admin_csrf=)[^;\s\"']+",
+    r"\b(?:[0-9a-fA-F]{2}){32,100}\b",  # an APNs device token (push/devices.py logs only a hint)
+    r"\b[A-Za-z0-9_\-]{8,}:APA91[A-Za-z0-9_\-]{20,}",  # an FCM registration token
 )))
 
 
@@ -115,6 +118,9 @@ _LIBRARY_LOGGERS = {name: {"level": "INFO", "handlers": [], "propagate": True}
             for name in ("uvicorn", "uvicorn.error", "uvicorn.access")}
 # Alembic names each plugin it sets up at every start; the migrations it runs are still logged.
 _LIBRARY_LOGGERS["alembic.runtime.plugins"] = {"level": "WARNING", "handlers": [], "propagate": True}
+# httpx names every request at INFO: a line per push to FCM or APNs (whose URL holds the device token).
+for _name in ("httpx", "httpcore"):
+    _LIBRARY_LOGGERS[_name] = {"level": "WARNING", "handlers": [], "propagate": True}
 
 
 def litestar_logging(settings: Settings) -> LoggingConfig:

@@ -88,18 +88,29 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r,
         )
         self.push_enqueued = Counter(
-            "herald_push_enqueued", "Web Push messages queued for offline users (one per subscription)", registry=r
+            "herald_push_enqueued", "Push messages queued for offline users (one per subscription or device)", registry=r
         )
         self.push_held = Counter(
-            "herald_push_held", "Web Push messages held for a delivered receipt (users online at publish)", registry=r
+            "herald_push_held", "Push messages held for a delivered receipt (users online at publish)", registry=r
         )
         self.push_digests = Counter(
-            "herald_push_digests", "Digest pushes queued (\"N new notifications\", one per subscription) for "
+            "herald_push_digests", "Digest pushes queued (\"N new notifications\", one per subscription or device) for "
             "offline users over the per-recipient limit", registry=r)
         self.push_sent = Counter(
-            "herald_push_sent", "Web Push attempts by outcome: delivered, retry, gone, rejected, refused, expired, "
-            "gave_up, read, acked", ["outcome"], registry=r
+            "herald_push_sent", "Push attempts of every provider by outcome: delivered, retry, gone, rejected, "
+            "refused, expired, gave_up, read, acked", ["outcome"], registry=r
         )
+        self.push_results = Counter(
+            "herald_push_results", "Push attempts by provider (webpush, fcm, apns) and outcome: delivered is "
+            "success, retry a retry, gone a removed token or subscription, the rest failures or skips",
+            ["provider", "outcome"], registry=r)
+        self.push_request_seconds = Histogram(
+            "herald_push_request_seconds", "Time one request to a push service took, by provider", ["provider"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0), registry=r)
+        self.push_delivery_seconds = Histogram(
+            "herald_push_delivery_seconds", "From queueing a push to its acceptance by the push service, by provider "
+            "(includes holds for a receipt and retries)", ["provider"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0), registry=r)
         self.database_errors = Counter(
             "herald_database_errors", "Database failures by operation: request (answered 503), readiness, prune",
             ["operation"], registry=r)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -161,15 +162,40 @@ push_subscriptions = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
-# One pending push to one subscription. Rows are the retry queue: a push is
-# deleted once answered for good, so pending work survives a restart. A worker
-# leases a row by moving ``next_attempt_at`` into the future before sending.
+# A phone app's registration with FCM or APNs (push/devices.py). A token names one app
+# install, so (platform, token) is unique: the user who registered it last owns it.
+# ``last_*`` are the latest answer of the push service, for the admin console.
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("user_id", String(128), nullable=False, index=True),
+    Column("platform", String(8), nullable=False),
+    Column("token", String(1024), nullable=False),
+    Column("app", String(155), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_success_at", BigInteger),
+    Column("last_error", String(200)),
+    Column("last_error_at", BigInteger),
+    UniqueConstraint("platform", "token"),
+)
+
+# One pending push to one browser subscription or one device: the one queue of every
+# provider (``provider`` is webpush, fcm or apns; exactly one of ``subscription_id`` and
+# ``device_id`` is set). Rows are the retry queue: a push is deleted once answered for
+# good, so pending work survives a restart. A worker leases a row by moving
+# ``next_attempt_at`` into the future before sending. ``payload``, ``urgency`` and
+# ``topic`` are what the provider prepared (push/provider.py): the body it sends, its
+# priority value and its collapse key. ``notification_id`` counts the outcome per
+# notification for the admin console (null on rows queued before it existed).
 push_jobs = Table(
     "push_jobs",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("subscription_id", String(26), ForeignKey("push_subscriptions.id", ondelete="CASCADE"),
-           nullable=False, index=True),
+    Column("provider", String(8), nullable=False, server_default="webpush"),
+    Column("subscription_id", String(26), ForeignKey("push_subscriptions.id", ondelete="CASCADE"), index=True),
+    Column("device_id", String(26), ForeignKey("devices.id", ondelete="CASCADE"), index=True),
+    Column("notification_id", String(26)),
     Column("user_id", String(128), nullable=False),
     Column("item_id", String(26), nullable=False),
     Column("payload", Text, nullable=False),
@@ -179,6 +205,33 @@ push_jobs = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("next_attempt_at", BigInteger, nullable=False, index=True),
+    Index("ix_push_jobs_provider_due", "provider", "next_attempt_at"),
+)
+
+# Which inbox items a device was pushed (and the service accepted), so that reading one
+# anywhere sends that device a silent update (push/readstate.py). Deleted once the update
+# is queued, or with the device; retention removes the rest.
+device_pushes = Table(
+    "device_pushes",
+    metadata,
+    Column("device_id", String(26), ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("item_id", String(26), nullable=False),
+    Column("at", BigInteger, nullable=False, index=True),
+    PrimaryKeyConstraint("device_id", "item_id"),
+    Index("ix_device_pushes_user_item", "user_id", "item_id"),
+)
+
+# Pushes answered for good, per notification and provider, for the admin console:
+# delivered (accepted by the push service) and failed (refused, gone, expired, given up).
+push_results = Table(
+    "push_results",
+    metadata,
+    Column("notification_id", String(26), nullable=False),
+    Column("provider", String(8), nullable=False),
+    Column("delivered", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    PrimaryKeyConstraint("notification_id", "provider"),
 )
 
 # Admin console (issue 5). Passwords are argon2id hashes; a session row is keyed

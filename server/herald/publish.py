@@ -58,6 +58,14 @@ class _Shape(msgspec.Struct, rename="camel"):
 _shape = msgspec.json.Decoder(_Shape).decode
 
 
+class _ReadBody(msgspec.Struct):
+    ids: list[str] = []
+    all: bool = False
+
+
+_read_body = msgspec.json.Decoder(_ReadBody).decode
+
+
 class Recorder(Protocol):
     """Told of every persisted publish after its fan-out (the admin console's delivery counts)."""
 
@@ -75,7 +83,7 @@ class Publisher:
         self.fanout = fanout
         self.metrics = metrics
         self.idempotency_ms = idempotency_seconds * 1000
-        self.push = push  # Web Push for the recipients the fan-out cannot reach
+        self.push = push  # pushes (Web Push, FCM, APNs) for recipients the fan-out cannot reach, and read sync
         self.recorder = recorder
         self.limiter = limiter or MemoryRateLimiter()
         self.publish_limit = publish_limit
@@ -104,7 +112,7 @@ class Publisher:
                 return earlier
             self.metrics.publishes.labels(_target_kind(request)).inc()
             self.metrics.inbox_writes.inc(len(deliveries))
-            pushes = await self._fan_out(deliveries, accepted)
+            pushes = await self._fan_out(deliveries, accepted, response.id)
             if self.recorder is not None:
                 self.recorder.record(response.id, deliveries, pushes)
             return response
@@ -144,7 +152,18 @@ class Publisher:
         change, unread = result
         if change is not None:
             await self._announce([_event(change)])
+            if self.push is not None:
+                await self._sync_devices(user_id, change)
         return unread
+
+    async def _sync_devices(self, user_id: str, change: InboxWrite) -> None:
+        """Phones that were pushed the items just read get a silent update, so their notifications go too."""
+        assert self.push is not None
+        try:
+            body = _read_body(change.payload)
+            await self.push.sync_read(user_id, body.ids, everything=body.all)
+        except Exception:  # noqa: BLE001 - the read committed; only the phones' clean-up is lost
+            log.exception("queueing read updates to devices failed for %s", user_id)
 
     async def _announce(self, events: list[BusEvent]) -> None:
         """Offer committed changes to the bus. Never raises: what committed stands, whatever the bus does.
@@ -159,8 +178,9 @@ class Publisher:
                 self.metrics.redis_errors.labels("publish").inc()
             log.warning("fan-out failed for %d events (%s); clients will recover from the inbox", len(events), exc)
 
-    async def _fan_out(self, deliveries: list[InboxWrite], accepted: float = 0.0) -> int:
-        """Offer the deliveries to live connections and queue Web Push for the rest; returns pushes queued."""
+    async def _fan_out(self, deliveries: list[InboxWrite], accepted: float = 0.0,
+                       notification_id: str | None = None) -> int:
+        """Offer the deliveries to live connections and queue pushes for the rest; returns pushes queued."""
         try:
             deliveries = await self._quiet_excess(deliveries)
         except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
@@ -168,9 +188,9 @@ class Publisher:
         await self._announce([_event(d, accepted) for d in deliveries])
         if self.push is not None:
             try:
-                return await self.push.enqueue(deliveries)
+                return await self.push.enqueue(deliveries, notification_id)
             except Exception:  # noqa: BLE001 - the 202 stands: the inbox has every item, only the push is lost
-                log.exception("queueing Web Push failed for %d deliveries", len(deliveries))
+                log.exception("queueing pushes failed for %d deliveries", len(deliveries))
         return 0
 
     async def _quiet_excess(self, deliveries: list[InboxWrite]) -> list[InboxWrite]:

@@ -7,27 +7,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from herald.inbox import Inbox
 from herald.metrics import Metrics
 from herald.publish import Publisher
 from herald.wire import now_ms
 
+if TYPE_CHECKING:
+    from herald.push.service import PushService
+
 log = logging.getLogger("herald")
 
 
 class Retention:
     def __init__(self, inbox: Inbox, publisher: Publisher, metrics: Metrics, *, retention_seconds: int,
-                 interval_seconds: float) -> None:
+                 interval_seconds: float, push: PushService | None = None) -> None:
         self.inbox = inbox
+        self.push = push  # what it remembers of pushed items goes with them
         self.publisher = publisher
         self.metrics = metrics
         self.retention_seconds = retention_seconds
         self.interval_seconds = interval_seconds
 
     async def prune_once(self) -> int:
-        removed = await self.inbox.prune(now_ms() - self.retention_seconds * 1000)
+        cutoff = now_ms() - self.retention_seconds * 1000
+        removed = await self.inbox.prune(cutoff)
         await self.publisher.prune_keys()
+        if self.push is not None:
+            await self.push.prune(cutoff)
         self.metrics.pruned.inc(removed)
         return removed
 

@@ -66,7 +66,8 @@ class Services:
         limiter = build_limiter(settings.redis_url, metrics)
         inbox = Inbox(db, settings.group_window_seconds)
         audience = Audience(db)
-        # Pushes go to users the fan-out cannot reach; the publisher hands them over after each commit.
+        # Pushes (Web Push, FCM, APNs) go to users the fan-out cannot reach; the publisher hands them over
+        # after each commit, and each read, so that phones drop what was read elsewhere.
         push = PushService(settings, db, inbox, fanout, metrics, limiter=limiter)
         admin = AdminServices(db, fanout, metrics)
         publisher = Publisher(
@@ -83,7 +84,7 @@ class Services:
             limiter=limiter,
             admission=Admission(settings, limiter, metrics),
             retention=Retention(inbox, publisher, metrics, retention_seconds=settings.retention_seconds,
-                                interval_seconds=settings.prune_interval_seconds),
+                                interval_seconds=settings.prune_interval_seconds, push=push),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
                             retry_milliseconds=settings.retry_milliseconds,
                             queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds,

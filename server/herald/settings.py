@@ -6,6 +6,7 @@ Every field documents its unit in its name. Bad values fail loudly at start
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Literal, Mapping
@@ -141,6 +142,33 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     push_icon_url: str = "/api/push/icon.png"
     """Icon of system notifications; set your product's logo URL."""
 
+    fcm_credentials_file: str = ""
+    """Firebase service-account key (the JSON file Google gives). Empty: no FCM pushes, and FCM devices are refused."""
+
+    fcm_endpoint: str = "https://fcm.googleapis.com"
+    """Base URL of the FCM HTTP v1 API (a test server in tests). The OAuth2 token URL is the key file's ``token_uri``."""
+
+    apns_key_file: str = ""
+    """APNs token-auth signing key (the ``AuthKey_<id>.p8`` file Apple gives). Empty: no APNs pushes."""
+
+    apns_key_id: str = ""
+    """The 10-character id of that key (``kid`` of the provider token)."""
+
+    apns_team_id: str = ""
+    """The 10-character Apple Developer team id (``iss`` of the provider token)."""
+
+    apns_topic: tuple[str, ...] = ()
+    """Bundle ids Herald pushes to (comma-separated); an APNs device's ``app`` must be one of them."""
+
+    apns_environment: Literal["production", "sandbox"] = "production"
+    """``sandbox`` for development builds of the app (their tokens only work there)."""
+
+    apns_endpoint: str = ""
+    """Override of the APNs base URL (a test server); empty: Apple's for ``apns_environment``."""
+
+    apns_ca_file: str = ""
+    """A CA bundle the APNs connection trusts instead of the system's (for a test server)."""
+
     publish_rate_per_second: float = 200.0
     """Publishes one API key (or one admin) may make per second, sustained; 429 beyond. 0: no limit."""
 
@@ -254,7 +282,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
 _TUPLE_FIELDS = {"api_keys", "push_endpoint_hosts", "cors_origins", "push_priorities", "trusted_proxies",
                  "consume_nats_subjects", "consume_redis_streams", "consume_kafka_bootstrap_servers",
-                 "consume_kafka_topics"}
+                 "consume_kafka_topics", "apns_topic"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -329,6 +357,33 @@ def _check_push(settings: Settings) -> None:
         raise SettingsError(f"{PREFIX}PUSH_PRIORITIES may only name urgent, high, medium and low, not {sorted(unknown)}")
     if not settings.vapid_subject.startswith(("mailto:", "https://")):
         raise SettingsError(f"{PREFIX}VAPID_SUBJECT must be a mailto: or https: URL")
+    _check_native_push(settings)
+
+
+_APPLE_ID = re.compile(r"[A-Z0-9]{10}")
+_BUNDLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,154}")
+
+
+def _check_native_push(settings: Settings) -> None:
+    """The shape of the FCM and APNs settings; the key files themselves are read by push/fcm.py and push/apns.py."""
+    if settings.fcm_credentials_file and not settings.fcm_endpoint.startswith(("https://", "http://")):
+        raise SettingsError(f"{PREFIX}FCM_ENDPOINT must be an http(s) URL")
+    apns = ("apns_key_id", "apns_team_id", "apns_topic")
+    if not settings.apns_key_file:
+        given = [f"{PREFIX}{name.upper()}" for name in apns if getattr(settings, name)]
+        if given:
+            raise SettingsError(f"{', '.join(given)} set without {PREFIX}APNS_KEY_FILE: APNs needs its signing key")
+        return
+    for name in ("apns_key_id", "apns_team_id"):
+        if not _APPLE_ID.fullmatch(getattr(settings, name)):
+            raise SettingsError(f"{PREFIX}{name.upper()} must be Apple's 10-character id (capital letters and digits)")
+    if not settings.apns_topic:
+        raise SettingsError(f"{PREFIX}APNS_TOPIC (the app's bundle id) is required with {PREFIX}APNS_KEY_FILE")
+    for topic in settings.apns_topic:
+        if not _BUNDLE_ID.fullmatch(topic):
+            raise SettingsError(f"{PREFIX}APNS_TOPIC: {topic!r} is not a bundle id")
+    if settings.apns_endpoint and not settings.apns_endpoint.startswith("https://"):
+        raise SettingsError(f"{PREFIX}APNS_ENDPOINT must be an https URL: APNs is HTTP/2 over TLS only")
 
 
 def _check_limits(settings: Settings) -> None:

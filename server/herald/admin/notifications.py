@@ -6,6 +6,10 @@ What the numbers mean (also on the page and in docs/admin.md):
 - live: of those, how many had a live connection (``admin_delivery``);
 - pushed: Web Push messages queued for the others, one per browser subscription;
 - pending: pushes still waiting in the queue (retrying, or held for a receipt);
+- by channel (the notification's page): per provider (Web Push, FCM, APNs),
+  pushes the push service accepted, pushes that failed for good (refused,
+  token gone, expired, given up) and pushes still pending (``push_results``,
+  written by the push worker as it settles each push);
 - sent, delivered, read: inbox items that point at this notification; of those,
   the ones a client acknowledged (receipts.py) or the user read (reading
   proves arrival, e.g. from a system notification), and the read ones. An item
@@ -25,7 +29,7 @@ from herald.admin.send import describe_target
 from herald.api.auth import services
 from herald.db import Database
 from herald.errors import not_found
-from herald.models import inbox_items, notifications, push_jobs
+from herald.models import inbox_items, notifications, push_jobs, push_results
 from herald.services import Services
 
 PAGE = 50
@@ -69,6 +73,30 @@ async def one(s: Services, notification_id: str) -> tuple[DeliveryRow, Any] | No
     if row is None:
         return None
     return (await _with_counts(s, [row]))[0], row
+
+
+@dataclass
+class ChannelRow:
+    provider: str
+    delivered: int
+    failed: int
+    pending: int
+
+
+CHANNEL_NAMES = {"webpush": "Web Push", "fcm": "FCM (Android)", "apns": "APNs (iOS)"}
+
+
+async def channels(db: Database, notification_id: str) -> list[ChannelRow]:
+    """Pushes of one notification per provider: accepted, failed for good, still queued."""
+    async with db.read() as conn:
+        done = {row.provider: row for row in await conn.execute(
+            select(push_results).where(push_results.c.notification_id == notification_id))}
+        pending = dict((await conn.execute(
+            select(push_jobs.c.provider, func.count()).where(push_jobs.c.notification_id == notification_id)
+            .group_by(push_jobs.c.provider))).all())
+    return [ChannelRow(provider, done[provider].delivered if provider in done else 0,
+                       done[provider].failed if provider in done else 0, int(pending.get(provider, 0)))
+            for provider in CHANNEL_NAMES if provider in done or provider in pending]
 
 
 async def readers(db: Database, notification_id: str, limit: int = 100) -> list[str]:
@@ -133,7 +161,8 @@ class NotificationsController(Controller):
             raise not_found("No such notification.")
         delivery, row = found
         return render(request, "notification.html", title=row.title, d=delivery, n=row, sent=bool(sent),
-                      readers=await readers(s.db, notification_id), users=(row.target or {}).get("users"))
+                      readers=await readers(s.db, notification_id), users=(row.target or {}).get("users"),
+                      channels=await channels(s.db, notification_id), channel_names=CHANNEL_NAMES)
 
     @get("/{notification_id:str}/delivery")
     async def delivery(self, request: Request, notification_id: str) -> Response[str]:
@@ -141,4 +170,5 @@ class NotificationsController(Controller):
         found = await one(s, notification_id)
         if found is None:
             raise not_found("No such notification.")
-        return render(request, "_delivery.html", d=found[0], readers=await readers(s.db, notification_id))
+        return render(request, "_delivery.html", d=found[0], readers=await readers(s.db, notification_id),
+                      channels=await channels(s.db, notification_id), channel_names=CHANNEL_NAMES)

@@ -33,6 +33,7 @@ from herald.admin.audience import GroupsController, TopicsController
 from herald.admin.audit import AuditController
 from herald.admin.dashboard import DashboardController
 from herald.admin.dead_letters import DeadLettersController
+from herald.admin.devices import DevicesController
 from herald.admin.keys import KeysController
 from herald.admin.login import LoginController
 from herald.admin.notifications import NotificationsController
@@ -66,7 +67,7 @@ def admin_router(settings: Settings) -> Router:
         path="/admin",
         route_handlers=[LoginController, DashboardController, SendController, NotificationsController,
                         GroupsController, TopicsController, KeysController, AuditController,
-                        DeadLettersController],
+                        DeadLettersController, DevicesController],
         middleware=[security_headers, DefineMiddleware(CSRFMiddleware, config=csrf)],
         guards=[require_admin],
         dependencies={"admin": Provide(current_admin, sync_to_thread=False)},

@@ -13,7 +13,8 @@ from herald.api.auth import services, subscriber_dependency
 from herald.api.guards import json_body
 from herald.errors import invalid_request, not_found
 from herald.push.endpoint import MAX_ENDPOINT_LENGTH
-from herald.push.service import Subscription, check_keys
+from herald.push.provider import Subscription
+from herald.push.service import check_keys
 
 ICON = Path(__file__).resolve().parents[3] / "service_worker" / "icon.png"
 

@@ -1,9 +1,12 @@
-"""What a push carries: the JSON the service worker receives, cut to fit, and the RFC 8030 headers' values."""
+"""What a Web Push carries: the JSON the service worker receives, cut to fit, and the RFC 8030 headers' values.
+
+``fit`` and ``topic_for`` serve every provider: each cuts the body, never the JSON, and collapses by a hashed groupKey.
+"""
 from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 
@@ -27,21 +30,41 @@ def topic_for(group_key: str) -> str:
 
 def push_message(item: dict[str, Any], icon: str) -> bytes:
     """The JSON the service worker receives; ``data`` and then ``body`` are cut to fit one push."""
+    icon_url = icon or None
+    return fit(item, lambda fitted: _encode({"kind": "notification", "icon": icon_url, "notification": fitted}),
+               MAX_MESSAGE_BYTES)
+
+
+def fit(item: dict[str, Any], build: Callable[[dict[str, Any]], bytes], limit: int) -> bytes:
+    """``build(item)``, made to fit ``limit`` bytes by dropping ``data``, then cutting ``body`` (never the JSON).
+
+    Every provider's size limit is met this way (Web Push here, FCM and APNs in
+    their modules): what is cut is the text a person reads, ending in an
+    ellipsis. The cut is searched for, not computed, because a character may
+    take one to six bytes once escaped and a provider may carry the body twice.
+    """
     item = dict(item)
-    message = {"kind": "notification", "icon": icon or None, "notification": item}
-    encoded = _encode(message)
-    if len(encoded) > MAX_MESSAGE_BYTES:
-        item["data"] = None
-        message["notification"] = item
-        encoded = _encode(message)
-    while len(encoded) > MAX_MESSAGE_BYTES and item["body"]:
-        excess = len(encoded) - MAX_MESSAGE_BYTES
-        # Characters may take up to 6 bytes when escaped: cut at least the excess, then re-measure.
-        item["body"] = item["body"][: max(0, len(item["body"]) - excess - 1)] + "\u2026"
-        if len(item["body"]) == 1:
-            item["body"] = ""
-        encoded = _encode(message)
-    return encoded
+    encoded = build(item)
+    if len(encoded) <= limit:
+        return encoded
+    item["data"] = None
+    encoded = build(item)
+    body = item["body"]
+    if len(encoded) <= limit or not body:
+        return encoded
+
+    def cut(length: int) -> bytes:
+        item["body"] = body[:length] + "\u2026" if length else ""
+        return build(item)
+
+    keep, too_long = 0, len(body)  # the longest prefix that fits is in [keep, too_long)
+    while too_long - keep > 1:
+        middle = (keep + too_long) // 2
+        if len(cut(middle)) <= limit:
+            keep = middle
+        else:
+            too_long = middle
+    return cut(keep)
 
 
 def digest_message(unread: int, icon: str, timestamp: int) -> bytes:

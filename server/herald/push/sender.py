@@ -1,17 +1,21 @@
-"""The push worker: drains ``push_jobs`` with pywebpush's asyncio API.
+"""The push worker: one per provider, each draining that provider's rows of ``push_jobs``.
 
 Each round leases due rows (moving ``next_attempt_at`` past the send timeout,
 in one ``UPDATE ... RETURNING`` that two processes cannot both win), sends them
-concurrently, then records every outcome in one transaction:
+concurrently through the provider, then records every outcome in one transaction:
 
-- 2xx: delivered, row deleted;
-- 404/410: the subscription is gone, deleted with its rows;
-- 429, 5xx, timeouts and network errors: retried after an exponential delay
-  with jitter (at least ``Retry-After``), until ``push_max_attempts`` or the TTL;
-- other 4xx, or an endpoint that is no longer allowed: dropped and counted;
+- delivered: row deleted; a device's success noted, and the item remembered
+  for the cross-device read update (readstate.py);
+- gone (404/410, ``UNREGISTERED``, ``Unregistered``): the subscription or
+  device is deleted with its rows;
+- retry (429, 5xx, timeouts, network errors): sent again after an exponential
+  delay with jitter (at least ``Retry-After``), until ``push_max_attempts`` or the TTL;
+- rejected or refused: dropped and counted, the reason kept on the device;
 - not sent at all when the user read the item or a client acknowledged it
   since it was queued (a held push, service.py, is exactly that check).
 
+One worker per provider, so a push service that is down or slow delays only
+its own pushes: Web Push does not wait on APNs' timeouts, nor the reverse.
 A graceful stop hands leased rows back; a crash leaves them leased until the
 lease runs out, then they are sent again (at-least-once).
 """
@@ -21,19 +25,16 @@ import asyncio
 import contextlib
 import logging
 import random
-from dataclasses import dataclass
+import time
 from typing import Any
 
-import aiohttp
-from pywebpush import WebPushException, webpush_async
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Row, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from herald.db import Database
-from herald.errors import HeraldError
 from herald.metrics import Metrics
-from herald.models import inbox_items, push_jobs, push_subscriptions
-from herald.push.endpoint import EndpointRefused, SafeResolver, check_endpoint, refuse_redirect
-from herald.push.vapid import VapidKeys
+from herald.models import device_pushes, devices, inbox_items, push_jobs, push_results, push_subscriptions
+from herald.push.provider import DIGEST_ITEM, FAILED, READ_ITEM, Device, Job, Outcome, Provider, Subscription
 from herald.settings import Settings
 from herald.tasks import cancel, wait_event
 from herald.wire import now_ms
@@ -41,57 +42,27 @@ from herald.wire import now_ms
 log = logging.getLogger("herald.push")
 
 BATCH = 100
-CONCURRENCY = 16
 IDLE_POLL_SECONDS = 5.0  # rows written by another process are found at least this often
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    id: int
-    subscription_id: str
-    user_id: str
-    item_id: str
-    payload: str
-    urgency: str
-    topic: str | None
-    attempts: int
-    expires_at: int
-    endpoint: str
-    p256dh: str
-    auth: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    job: Job
-    kind: str  # delivered | retry | gone | rejected | refused | expired | gave_up | read | acked
-    retry_after_seconds: float | None = None
+NOT_AN_ITEM = frozenset({DIGEST_ITEM, READ_ITEM})
 
 
 class PushSender:
-    def __init__(self, settings: Settings, db: Database, metrics: Metrics, keys: VapidKeys) -> None:
+    def __init__(self, settings: Settings, db: Database, metrics: Metrics, provider: Provider) -> None:
         self.settings = settings
         self.db = db
         self.metrics = metrics
-        self.signer = keys.signer()
+        self.provider = provider
         self.lease_ms = int((settings.push_timeout_seconds * 2 + 30) * 1000)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
         self._leased: set[int] = set()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def start(self) -> None:
-        trace = aiohttp.TraceConfig()
-        trace.on_request_redirect.append(refuse_redirect)
-        connector = aiohttp.TCPConnector(resolver=SafeResolver(allow_loopback=not self.settings.is_production),
-                                         limit=CONCURRENCY)
-        # trust_env stays off: an HTTP(S)_PROXY from the environment must not route around the checks.
-        self._session = aiohttp.ClientSession(connector=connector, trace_configs=[trace],
-                                              timeout=aiohttp.ClientTimeout(total=self.settings.push_timeout_seconds))
-        self._task = asyncio.create_task(self._run(), name="herald-push")
+        await self.provider.start()
+        self._task = asyncio.create_task(self._run(), name=f"herald-push-{self.provider.name}")
 
     async def stop(self) -> None:
         await cancel([self._task])
@@ -101,15 +72,14 @@ class PushSender:
                 async with self.db.write() as conn:
                     await conn.execute(update(push_jobs).where(push_jobs.c.id.in_(list(self._leased)))
                                        .values(next_attempt_at=now_ms()))
-        if self._session is not None:
-            await self._session.close()
+        await self.provider.stop()
 
     async def _run(self) -> None:
         while True:
             try:
                 sent = await self.run_once()
             except Exception:  # noqa: BLE001 - the rows stay; the next round retries them
-                log.exception("push round failed")
+                log.exception("%s push round failed", self.provider.name)
                 sent = 0
             if sent >= BATCH:
                 continue
@@ -123,6 +93,7 @@ class PushSender:
     async def _seconds_to_next_due(self) -> float:
         async with self.db.read() as conn:
             due = (await conn.execute(select(push_jobs.c.next_attempt_at)
+                                      .where(push_jobs.c.provider == self.provider.name)
                                       .order_by(push_jobs.c.next_attempt_at).limit(1))).scalar()
         if due is None:
             return IDLE_POLL_SECONDS
@@ -134,13 +105,18 @@ class PushSender:
         if not jobs:
             return 0
         settled = await self._already_settled(jobs)
-        gate = asyncio.Semaphore(CONCURRENCY)
+        gate = asyncio.Semaphore(self.provider.concurrency)
 
         async def attempt(job: Job) -> Outcome:
             if (job.user_id, job.item_id) in settled:
-                return Outcome(job, settled[job.user_id, job.item_id])
+                return Outcome(job, settled[job.user_id, job.item_id])  # type: ignore[arg-type]
+            if job.expires_at <= now_ms():
+                return Outcome(job, "expired")
             async with gate:
-                return await self._send(job)
+                started = time.perf_counter()
+                outcome = await self.provider.send(job)
+                self.metrics.push_request_seconds.labels(self.provider.name).observe(time.perf_counter() - started)
+                return outcome
 
         outcomes = await asyncio.gather(*(attempt(job) for job in jobs))
         await self._settle(outcomes)
@@ -149,7 +125,8 @@ class PushSender:
 
     async def _lease(self) -> list[Job]:
         now = now_ms()
-        due = (select(push_jobs.c.id).where(push_jobs.c.next_attempt_at <= now)
+        due = (select(push_jobs.c.id).where(push_jobs.c.provider == self.provider.name,
+                                            push_jobs.c.next_attempt_at <= now)
                .order_by(push_jobs.c.next_attempt_at).limit(BATCH))
         async with self.db.write() as conn:
             # The outer condition is re-checked on the locked row, so a concurrent worker that
@@ -165,62 +142,23 @@ class PushSender:
             self._leased.update(leased)
             rows = await conn.execute(
                 select(push_jobs, push_subscriptions.c.endpoint, push_subscriptions.c.p256dh,
-                       push_subscriptions.c.auth)
-                .join(push_subscriptions, push_subscriptions.c.id == push_jobs.c.subscription_id)
+                       push_subscriptions.c.auth, devices.c.platform, devices.c.token, devices.c.app)
+                .outerjoin(push_subscriptions, push_subscriptions.c.id == push_jobs.c.subscription_id)
+                .outerjoin(devices, devices.c.id == push_jobs.c.device_id)
                 .where(push_jobs.c.id.in_(leased)))
-            return [Job(r.id, r.subscription_id, r.user_id, r.item_id, r.payload, r.urgency, r.topic, r.attempts,
-                        r.expires_at, r.endpoint, r.p256dh, r.auth) for r in rows]
+            return [_job(row) for row in rows]
 
     async def _already_settled(self, jobs: list[Job]) -> dict[tuple[str, str], str]:
         """Items read ("read") or acknowledged by a client ("acked") since they were queued: a push would be noise."""
-        wanted = {(job.user_id, job.item_id) for job in jobs}
+        wanted = {(job.user_id, job.item_id) for job in jobs if job.item_id not in NOT_AN_ITEM}
+        if not wanted:
+            return {}
         async with self.db.read() as conn:
             rows = await conn.execute(select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.read).where(
                 inbox_items.c.id.in_(sorted({item for _, item in wanted})),
                 or_(inbox_items.c.read.is_(True), inbox_items.c.delivered_at.is_not(None))))
             return {(row.user_id, row.id): "read" if row.read else "acked"
                     for row in rows if (row.user_id, row.id) in wanted}
-
-    async def _send(self, job: Job) -> Outcome:
-        now = now_ms()
-        if job.expires_at <= now:
-            return Outcome(job, "expired")
-        try:
-            check_endpoint(job.endpoint, production=self.settings.is_production,
-                           hosts=self.settings.push_endpoint_hosts)
-        except HeraldError as exc:
-            log.warning("push endpoint no longer allowed (%s); dropping the push", exc.message)
-            return Outcome(job, "refused")
-        headers: dict[str, Any] = {"Urgency": job.urgency}
-        if job.topic:
-            headers["Topic"] = job.topic
-        try:
-            await webpush_async(
-                {"endpoint": job.endpoint, "keys": {"p256dh": job.p256dh, "auth": job.auth}},
-                data=job.payload, vapid_private_key=self.signer,
-                vapid_claims={"sub": self.settings.vapid_subject},  # fresh dict: pywebpush fills aud and exp in
-                ttl=max(1, (job.expires_at - now) // 1000), headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.settings.push_timeout_seconds),  # type: ignore[arg-type]
-                aiohttp_session=self._session)
-        except WebPushException as exc:
-            return self._classify(job, exc.response)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            if _is_refusal(exc):
-                log.warning("push endpoint refused at send time: %s", exc)
-                return Outcome(job, "refused")
-            log.info("push to %s failed (%s); will retry", _origin(job.endpoint), exc)
-            return Outcome(job, "retry")
-        return Outcome(job, "delivered")
-
-    def _classify(self, job: Job, response: Any) -> Outcome:
-        status = getattr(response, "status", None)
-        if status in (404, 410):
-            return Outcome(job, "gone")
-        if status == 429 or (status is not None and status >= 500):
-            return Outcome(job, "retry", _retry_after(response))
-        # No status: pywebpush refused before sending (unusable keys); trying again cannot help.
-        log.warning("push service %s answered %s; dropping the push", _origin(job.endpoint), status)
-        return Outcome(job, "rejected")
 
     def backoff_ms(self, attempts: int, retry_after_seconds: float | None) -> int:
         """Exponential delay with "equal jitter": half fixed, half random, never below Retry-After."""
@@ -233,10 +171,7 @@ class PushSender:
 
     async def _settle(self, outcomes: list[Outcome]) -> None:
         now = now_ms()
-        finished: list[int] = []
-        gone: list[str] = []
-        retries: list[tuple[int, int]] = []
-        counts: dict[str, int] = {}
+        settlement = Settlement()
         for outcome in outcomes:
             kind, job = outcome.kind, outcome.job
             if kind == "retry":
@@ -247,41 +182,83 @@ class PushSender:
                     if due >= job.expires_at:
                         kind = "expired"
                     else:
-                        retries.append((job.id, due))
-            if kind == "gone":
-                gone.append(job.subscription_id)
-            elif kind != "retry":
-                finished.append(job.id)
-            counts[kind] = counts.get(kind, 0) + 1
+                        settlement.retries.append((job.id, due))
+            settlement.add(job, kind, outcome.reason, now)
         async with self.db.write() as conn:
-            if gone:
-                await conn.execute(delete(push_subscriptions).where(push_subscriptions.c.id.in_(gone)))
-            if finished:
-                await conn.execute(delete(push_jobs).where(push_jobs.c.id.in_(finished)))
-            for job_id, due in retries:
-                await conn.execute(update(push_jobs).where(push_jobs.c.id == job_id).values(next_attempt_at=due))
+            await settlement.write(conn, self.db)
         # Counted once written down, so a metric never runs ahead of the database.
-        for kind, count in counts.items():
+        provider = self.provider.name
+        for kind, count in settlement.counts.items():
             self.metrics.push_sent.labels(kind).inc(count)
+            self.metrics.push_results.labels(provider, kind).inc(count)
+        for created_at in settlement.delivered_created:
+            self.metrics.push_delivery_seconds.labels(provider).observe(max(0, now - created_at) / 1000)
 
 
-def _retry_after(response: Any) -> float | None:
-    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: rare from push services; the backoff is used instead
+class Settlement:
+    """The writes one round's outcomes add up to, made in one transaction."""
+
+    def __init__(self) -> None:
+        self.finished: list[int] = []
+        self.retries: list[tuple[int, int]] = []
+        self.gone_subscriptions: list[str] = []
+        self.gone_devices: list[str] = []
+        self.device_news: dict[str, dict[str, object]] = {}
+        self.pushed_items: list[dict[str, object]] = []
+        self.results: dict[tuple[str, str], list[int]] = {}
+        self.counts: dict[str, int] = {}
+        self.delivered_created: list[int] = []
+
+    def add(self, job: Job, kind: str, reason: str | None, now: int) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        is_device = isinstance(job.target, Device)
+        if kind == "gone":
+            (self.gone_devices if is_device else self.gone_subscriptions).append(job.target_id)
+        elif kind != "retry":
+            self.finished.append(job.id)
+        if kind == "delivered":
+            self.delivered_created.append(job.created_at)
+        if job.notification_id and (kind == "delivered" or kind in FAILED):
+            counts = self.results.setdefault((job.notification_id, job.provider), [0, 0])
+            counts[0 if kind == "delivered" else 1] += 1
+        if not is_device or kind in ("read", "acked", "gone"):
+            return
+        if kind == "delivered":
+            self.device_news[job.target_id] = {"last_success_at": now}
+            if job.item_id not in NOT_AN_ITEM:
+                self.pushed_items.append({"device_id": job.target_id, "user_id": job.user_id,
+                                          "item_id": job.item_id, "at": now})
+        else:
+            detail = f"{kind}: {reason}" if reason else kind
+            self.device_news[job.target_id] = {"last_error": detail[:200], "last_error_at": now}
+
+    async def write(self, conn: AsyncConnection, db: Database) -> None:
+        if self.gone_subscriptions:
+            await conn.execute(delete(push_subscriptions).where(push_subscriptions.c.id.in_(self.gone_subscriptions)))
+        if self.gone_devices:
+            await conn.execute(delete(devices).where(devices.c.id.in_(self.gone_devices)))
+        if self.finished:
+            await conn.execute(delete(push_jobs).where(push_jobs.c.id.in_(self.finished)))
+        for job_id, due in self.retries:
+            await conn.execute(update(push_jobs).where(push_jobs.c.id == job_id).values(next_attempt_at=due))
+        for device_id, values in self.device_news.items():
+            await conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
+        if self.pushed_items:
+            await conn.execute(db.insert(device_pushes).on_conflict_do_nothing(), self.pushed_items)
+        for (notification_id, provider), (delivered, failed) in self.results.items():
+            stmt = db.insert(push_results).values(notification_id=notification_id, provider=provider,
+                                                  delivered=delivered, failed=failed)
+            await conn.execute(stmt.on_conflict_do_update(
+                index_elements=[push_results.c.notification_id, push_results.c.provider],
+                set_={"delivered": push_results.c.delivered + delivered, "failed": push_results.c.failed + failed}))
 
 
-def _is_refusal(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, EndpointRefused) or isinstance(getattr(seen, "os_error", None), EndpointRefused):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _origin(endpoint: str) -> str:
-    # Endpoints are capability URLs: log where they point, never the whole secret path.
-    return endpoint.split("/", 3)[2] if endpoint.count("/") >= 2 else "?"
+def _job(r: Row[Any]) -> Job:
+    """A leased row of the lease's select: the job and, from the outer joins, its one target."""
+    target: Subscription | Device
+    if r.device_id:
+        target = Device(r.platform, r.token, r.app)
+    else:
+        target = Subscription(r.endpoint, r.p256dh, r.auth)
+    return Job(r.id, r.provider, r.device_id or r.subscription_id, r.user_id, r.item_id, r.notification_id,
+               r.payload, r.urgency, r.topic, r.attempts, r.created_at, r.expires_at, target)

@@ -1,13 +1,16 @@
-"""Web Push for users with no live connection: subscriptions, policy and the queue.
+"""Pushes for users with no live connection, on every channel: targets, policy and the one queue.
 
 After a publish commits, ``enqueue`` asks the fan-out who is online, and for
 each recipient whose priority the policy pushes (``HERALD_PUSH_PRIORITIES``)
-writes one ``push_jobs`` row per subscription: due now for offline users;
+writes one ``push_jobs`` row per target (a browser's Web Push subscription, or
+a phone registered for FCM or APNs, devices.py): due now for offline users;
 for online ones, due after ``HERALD_PUSH_ACK_TIMEOUT_SECONDS``. A connection
 can look open and deliver nothing (a half-dead TCP path, a tab the browser
 froze), so an online user's push is held, not skipped: the sender drops it
 if by then a client acknowledged the item (receipts.py) or the user read
-it, and sends it otherwise. ``PushSender`` (sender.py) drains the rows.
+it, and sends it otherwise. One ``PushSender`` per provider (sender.py)
+drains the rows; each provider (provider.py) prepares its own payload once per
+notification.
 Because the queue is in the database, a push that got a row, held or not, is
 checked and retried across restarts until it is answered or runs out of
 attempts or TTL: at-least-once, bounded.
@@ -15,8 +18,13 @@ attempts or TTL: at-least-once, bounded.
 Digest: a delivery that publish.py sent ``"quiet": true`` (its recipient is
 over ``HERALD_RECIPIENT_LIVE_PER_MINUTE``) gets no push of its own. Instead an
 offline user gets at most one digest push per minute, "N new notifications"
-(N unread), under one tag and RFC 8030 ``Topic``, so it replaces the previous
-digest on the device and at the push service.
+(N unread), under one tag and collapse key (RFC 8030 ``Topic``, FCM
+``collapse_key``, ``apns-collapse-id``), so it replaces the previous digest on
+the device and at the push service.
+
+Providers are on when configured: Web Push always, FCM with
+``HERALD_FCM_CREDENTIALS_FILE``, APNs with ``HERALD_APNS_KEY_FILE``; a bad key
+fails the start (``check_native_push``).
 
 Limit, stated plainly: the online check and the rows come after the inbox
 commit, so a process dying in that instant loses the push, never the
@@ -37,13 +45,18 @@ from herald.fanout.base import Fanout
 from herald.inbox import Inbox, InboxWrite
 from herald.metrics import Metrics
 from herald.models import push_jobs, push_subscriptions
+from herald.push.devices import DeviceRecord, DeviceRegistry, check_device
 from herald.push.endpoint import check_endpoint
-from herald.push.message import DIGEST_TAG, URGENCY, digest_message, push_message, topic_for
+from herald.push.provider import DIGEST_ITEM, Prepared, Provider, Subscription
+from herald.push.readstate import ReadSync
 from herald.push.sender import PushSender
 from herald.push.vapid import VapidKeys, b64url_decode, load_keys
+from herald.push.webpush import WebPushProvider
 from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from herald.settings import Settings
 from herald.wire import PRIORITY_RANK, new_id, now_ms
+
+__all__ = ["PushService", "Subscription", "check_keys", "check_native_push"]
 
 log = logging.getLogger("herald.push")
 
@@ -51,15 +64,8 @@ PRIORITY_OF_RANK = {rank: priority for priority, rank in PRIORITY_RANK.items()}
 MAX_SUBSCRIPTIONS_PER_USER = 20
 # One digest per user per minute: the window of HERALD_RECIPIENT_LIVE_PER_MINUTE.
 DIGEST_LIMIT = Limit("digest_push", 1 / 60, 1)
-DIGEST_ITEM = "herald:digest"  # push_jobs.item_id: matches no inbox item, so never skipped as read
 
 _decode = msgspec.json.Decoder().decode
-
-
-class Subscription(msgspec.Struct, frozen=True):
-    endpoint: str
-    p256dh: str
-    auth: str
 
 
 def check_keys(p256dh: str, auth: str) -> str | None:
@@ -83,9 +89,24 @@ def check_keys(p256dh: str, auth: str) -> str | None:
     return None
 
 
+def check_native_push(settings: Settings) -> list[Provider]:
+    """The configured FCM and APNs providers, built (so their keys read) now: a bad key raises ``SettingsError``."""
+    providers: list[Provider] = []
+    if settings.fcm_credentials_file:
+        from herald.push.fcm import FcmProvider  # google-auth only when FCM is used
+
+        providers.append(FcmProvider(settings))
+    if settings.apns_key_file:
+        from herald.push.apns import ApnsProvider
+
+        providers.append(ApnsProvider(settings))
+    return providers
+
+
 class PushService:
     def __init__(self, settings: Settings, db: Database, inbox: Inbox, fanout: Fanout, metrics: Metrics,
-                 keys: VapidKeys | None = None, limiter: RateLimiter | None = None) -> None:
+                 keys: VapidKeys | None = None, limiter: RateLimiter | None = None,
+                 native: Sequence[Provider] | None = None) -> None:
         self.settings = settings
         self.limiter = limiter or MemoryRateLimiter()
         self.db = db
@@ -95,13 +116,25 @@ class PushService:
         self.keys = keys or load_keys(settings)
         self.priorities = frozenset(settings.push_priorities)
         self.hold_ms = int(settings.push_ack_timeout_seconds * 1000)
-        self.sender = PushSender(settings, db, metrics, self.keys)
+        providers = [WebPushProvider(settings, self.keys),
+                     *(check_native_push(settings) if native is None else native)]
+        self.providers: dict[str, Provider] = {provider.name: provider for provider in providers}
+        self.senders = {name: PushSender(settings, db, metrics, provider) for name, provider in self.providers.items()}
+        self.devices = DeviceRegistry(db)
+        self.read_state = ReadSync(db, self.providers, settings.push_ttl_seconds, self.wake)
 
     async def start(self) -> None:
-        await self.sender.start()
+        for sender in self.senders.values():
+            await sender.start()
 
     async def stop(self) -> None:
-        await self.sender.stop()
+        for sender in self.senders.values():
+            await sender.stop()
+
+    def wake(self, provider: str) -> None:
+        sender = self.senders.get(provider)
+        if sender is not None:
+            sender.wake()
 
     def check_endpoint(self, endpoint: str) -> None:
         check_endpoint(endpoint, production=self.settings.is_production, hosts=self.settings.push_endpoint_hosts)
@@ -132,8 +165,21 @@ class PushService:
                 push_subscriptions.c.user_id == user_id, push_subscriptions.c.endpoint == endpoint))
         return bool(result.rowcount)
 
-    async def enqueue(self, deliveries: Sequence[InboxWrite]) -> int:
-        """Queue pushes for committed deliveries; returns the rows due now.
+    async def register_device(self, user_id: str, platform: str, token: str, app: str) -> DeviceRecord:
+        """Store a phone app's registration (a 400 for a bad token, or a platform this Herald does not push to)."""
+        device = check_device(platform, token, app, enabled=[p for p in self.providers if p != "webpush"],
+                              apns_topics=self.settings.apns_topic)
+        return await self.devices.register(user_id, device)
+
+    async def sync_read(self, user_id: str, item_ids: list[str], *, everything: bool) -> int:
+        """Silent updates to the devices that were pushed these items, now read (readstate.py)."""
+        return await self.read_state.read(user_id, item_ids, everything)
+
+    async def prune(self, older_than_ms: int) -> None:
+        await self.read_state.prune(older_than_ms)
+
+    async def enqueue(self, deliveries: Sequence[InboxWrite], notification_id: str | None = None) -> int:
+        """Queue pushes for committed deliveries on every channel; returns the rows due now.
 
         Offline users' pushes are due at once, their quiet items (past the per-recipient
         limit) as at most one digest; online users' are held for a delivered receipt.
@@ -146,43 +192,49 @@ class PushService:
             wanted = [d for d in wanted if d.user_id not in online]
             if not wanted:
                 return 0
-        subscriptions = await self._subscriptions_of(sorted({d.user_id for d in wanted}))
-        if not subscriptions:
+        targets = await self._targets_of(sorted({d.user_id for d in wanted}))
+        if not targets:
             return 0
         now = now_ms()
         expires = now + self.settings.push_ttl_seconds * 1000
-        messages: dict[int, tuple[str, str, str | None, str] | None] = {}
+        items: dict[int, dict[str, object] | None] = {}
+        prepared: dict[tuple[int, str], Prepared] = {}
         rows: list[dict[str, object]] = []
         quiet: set[str] = set()
         held = 0
 
-        def add(user_id: str, item_id: str, payload: str, urgency: str, topic: str | None, due: int) -> None:
+        def add(provider: str, target_id: str, user_id: str, item_id: str, push: Prepared, due: int) -> None:
             nonlocal held
-            for subscription_id in subscriptions.get(user_id, ()):
-                held += due > now
-                rows.append({"subscription_id": subscription_id, "user_id": user_id, "item_id": item_id,
-                             "payload": payload, "urgency": urgency, "topic": topic, "attempts": 0,
-                             "created_at": now, "expires_at": expires, "next_attempt_at": due})
+            held += due > now
+            rows.append({"provider": provider, "user_id": user_id, "item_id": item_id,
+                         "notification_id": notification_id, "payload": push.payload, "urgency": push.urgency,
+                         "topic": push.topic, "attempts": 0, "created_at": now, "expires_at": expires,
+                         "next_attempt_at": due,
+                         "subscription_id": target_id if provider == "webpush" else None,
+                         "device_id": None if provider == "webpush" else target_id})
 
         for delivery in wanted:
-            if delivery.user_id not in subscriptions:
+            user_targets = targets.get(delivery.user_id)
+            if not user_targets:
                 continue
-            # Deliveries of one fresh notification share one payload object: build its message once.
+            # Deliveries of one fresh notification share one payload object: decode it, and prepare it
+            # for each provider, once.
             key = id(delivery.payload)
-            if key not in messages:
+            if key not in items:
                 item = _decode(delivery.payload)
-                group_key = item.get("groupKey")
-                messages[key] = None if item.get("quiet") else (
-                    push_message(item, self.settings.push_icon_url).decode(), URGENCY[item["priority"]],
-                    topic_for(group_key) if group_key else None, item["id"])
-            built = messages[key]
+                items[key] = None if item.get("quiet") else item
+            item = items[key]
             online_now = delivery.user_id in online
-            if built is None:
+            if item is None:
                 if not online_now:  # an open tab shows its own digest toast
                     quiet.add(delivery.user_id)
                 continue
-            payload, urgency, topic, item_id = built
-            add(delivery.user_id, item_id, payload, urgency, topic, now + self.hold_ms if online_now else now)
+            for provider, target_id in user_targets:
+                push = prepared.get((key, provider))
+                if push is None:
+                    push = prepared[key, provider] = self.providers[provider].prepare(item)
+                add(provider, target_id, delivery.user_id, str(item["id"]), push,
+                    now + self.hold_ms if online_now else now)
         digests = 0
         if quiet:
             users = sorted(quiet)
@@ -191,8 +243,9 @@ class PushService:
             before = len(rows)
             for user_id, start in (await self.inbox.stream_starts(due)).items():
                 if start.unread:  # read meanwhile: nothing to announce
-                    add(user_id, DIGEST_ITEM, digest_message(start.unread, self.settings.push_icon_url, now).decode(),
-                        "normal", topic_for(DIGEST_TAG), now)
+                    for provider, target_id in targets[user_id]:
+                        add(provider, target_id, user_id, DIGEST_ITEM,
+                            self.providers[provider].prepare_digest(start.unread, now), now)
             digests = len(rows) - before
         if not rows:
             return 0
@@ -203,16 +256,20 @@ class PushService:
         self.metrics.push_enqueued.inc(due_now)
         if digests:
             self.metrics.push_digests.inc(digests)
-        if due_now:
-            self.sender.wake()
+        for provider in {str(row["provider"]) for row in rows if row["next_attempt_at"] == now}:
+            self.wake(provider)
         return due_now
 
-    async def _subscriptions_of(self, user_ids: list[str]) -> dict[str, list[str]]:
-        # A read first: most publishes reach nobody with a subscription, and SQLite has one writer.
-        found: dict[str, list[str]] = {}
+    async def _targets_of(self, user_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """(provider, subscription or device id) of each user's targets on the configured providers."""
+        # Reads first: most publishes reach nobody with a target, and SQLite has one writer.
+        found: dict[str, list[tuple[str, str]]] = {}
         async with self.db.read() as conn:
             rows = await conn.execute(select(push_subscriptions.c.user_id, push_subscriptions.c.id).where(
                 self.db.among(push_subscriptions.c.user_id, user_ids)))
             for user_id, subscription_id in rows:
-                found.setdefault(user_id, []).append(subscription_id)
+                found.setdefault(user_id, []).append(("webpush", subscription_id))
+        native = [name for name in self.providers if name != "webpush"]
+        for user_id, pairs in (await self.devices.targets(user_ids, native)).items():
+            found.setdefault(user_id, []).extend(pairs)
         return found

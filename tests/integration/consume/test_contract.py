@@ -69,7 +69,7 @@ async def test_a_thousand_messages_arrive_once_each_in_user_order_and_poison_is_
 async def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(
         log: Log, herald_database: str, inboxes: Inboxes, nodes: Callable[..., HeraldServer]) -> None:
     a = nodes(herald_database, log)
-    b = nodes(herald_database, log)  # two nodes share the work
+    nodes(herald_database, log)  # a second node shares the work
     await log.produce(stream(FAULT_EACH))
     await inboxes.until(50, timeout=60)
     a.kill()  # kill -9: whatever it held is neither acked nor finished
