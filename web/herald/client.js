@@ -112,10 +112,10 @@ export class HeraldClient extends EventTarget {
     for (let pages = 0; pages < CATCH_UP_MAX_PAGES; pages++) {
       const page = await this.#api.list({ since, limit: CATCH_UP_LIMIT });
       for (const item of page.items) this.#take(item, null, true);
-      // What changed meanwhile (read elsewhere, ...), in order, as the stream would have said it.
-      for (const change of page.changes ?? []) this.#onEvent(change.type, change, change.cursor);
+      // What changed meanwhile, as the stream would have said it.
+      for (const change of page.changes) this.#onEvent(change.type, change, change.cursor);
       this.store.advance((since = page.cursor));
-      if (page.items.length + (page.changes?.length ?? 0) < CATCH_UP_LIMIT) {
+      if (page.items.length + page.changes.length < CATCH_UP_LIMIT) {
         this.store.snapshot(page.unreadCount, since);
         return this.#emit('change');
       }

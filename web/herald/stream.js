@@ -7,8 +7,9 @@
  */
 
 const BACKOFF_MAX_MS = 30000;
+/** Closes not to retry (4401: the catch-up's 401 signs out). */
 const FINAL_CLOSES = [4400, 4403, 4429];
-/** Inbox changes: events that carry a cursor, like items, and resume exactly (docs/transports.md). */
+/** Inbox changes: they carry a cursor, like items (docs/transports.md). */
 export const CHANGES = ['read'];
 
 export class Stream {
@@ -108,7 +109,6 @@ export class Stream {
       const message = JSON.parse(event.data);
       this.#event(socket, message.type, message.notification ?? message, message.cursor);
     };
-    // 44xx but 4401 are final (docs/transports.md); 4401 is left to the catch-up, whose 401 signs out.
     socket.onclose = (event) => (FINAL_CLOSES.includes(event.code) ? this.stop() : this.#lost(socket));
     return socket;
   }
