@@ -103,6 +103,11 @@ async def test_an_outbox_row_notifies_only_if_its_transaction_commits_and_notify
         await inboxes.until(1, timeout=10)
         assert time.monotonic() - started < 5, "woken by NOTIFY, not by the 30 s poll"
         assert await inboxes.titles() == {"u1": ["u1#1"]}
+        # The delete commits just after Herald's own commit made the item visible: wait for it.
+        for _ in range(100):
+            if await conn.fetchval("SELECT count(*) FROM herald_outbox") == 0:
+                break
+            await asyncio.sleep(0.05)
         assert await conn.fetchval("SELECT count(*) FROM herald_outbox") == 0, "published rows are deleted"
     finally:
         await conn.close()
