@@ -4,18 +4,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 from sqlalchemy import text
 
 from herald.db import Database, migrate
 from herald.metrics import Metrics
 from herald.receipts import MAX_IDS_PER_ACK, MAX_PENDING_PER_USER, Receipts
-from tests.herald_server import HeraldServer
-
-
-def ack(server: HeraldServer, token: str, ids: object, **kwargs: object) -> httpx.Response:
-    return httpx.post(server.url + "/api/notifications/ack", json={"ids": ids},
-                      headers={"Authorization": f"Bearer {token}"}, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_one_user_cannot_crowd_out_the_others(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ def _next_page(value: Any) -> str:
     return "/admin/"
 
 
-def session_cookie(request: Request, value: str, max_age: int) -> Cookie:
+def admin_cookie(request: Request, value: str, max_age: int) -> Cookie:
     return Cookie(key=ADMIN_COOKIE, value=value, path="/admin", httponly=True, samesite="strict",
                   secure=services(request).settings.is_production, max_age=max_age)
 
@@ -53,7 +53,7 @@ class LoginController(Controller):
         token, _ = await admin.accounts.start_session(username)
         await record(services(request).db, username, "sign_in", username, {"address": address})
         response = redirect(next_page)
-        response.set_cookie(session_cookie(request, token, SESSION_SECONDS))
+        response.set_cookie(admin_cookie(request, token, SESSION_SECONDS))
         return response
 
     @post("/logout")
@@ -62,7 +62,7 @@ class LoginController(Controller):
         if token:
             await services(request).admin.accounts.end_session(token)
         response = redirect("/admin/login")
-        response.set_cookie(session_cookie(request, "", 0))
+        response.set_cookie(admin_cookie(request, "", 0))
         return response
 
     @get("/", name="admin_home")
