@@ -143,7 +143,8 @@ def test_bad_send_at_inputs_are_refused_with_the_contract_body(server: HeraldSer
 
 
 def test_the_scheduled_endpoints_need_an_api_key_and_refuse_bad_input(server: HeraldServer, user_id: str) -> None:
-    for method, path, body in (("GET", "/api/scheduled", None), ("DELETE", "/api/scheduled/01ARZ3NDEKTSV4RRFFQ69G5FAV", None),
+    for method, path, body in (("GET", "/api/scheduled", None),
+                               ("DELETE", "/api/scheduled/01ARZ3NDEKTSV4RRFFQ69G5FAV", None),
                                ("POST", "/api/scheduled/cancel", {"replaceKey": "k"})):
         answer = httpx.request(method, server.url + path, json=body, headers={"Authorization": "Bearer nope"})
         assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"
