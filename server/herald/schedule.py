@@ -49,6 +49,7 @@ SKEW_MS = 1000
 """A ``sendAt`` this little in the past is a clock a bit ahead of Herald's, not a mistake: it goes out at once."""
 BATCH = 100
 RETRY_SECONDS = 1.0
+HELD_SECONDS = 0.05
 MAX_ATTEMPTS = 5  # an unexpected error on one row, this often in a row, fails it so that it blocks nothing
 PRUNE_EVERY_SECONDS = 600.0
 PENDING, SENT, CANCELLED, FAILED = "pending", "sent", "cancelled", "failed"
@@ -195,7 +196,10 @@ class Scheduler:
                 await self.send_due()
                 next_at = await self._next_due()
                 if next_at is not None:
-                    wait = min(wait, max(0.0, (next_at - now_ms()) / 1000))
+                    left = (next_at - now_ms()) / 1000
+                    # Due still, after send_due: another node holds it (or it failed for now). Look again
+                    # shortly, not at once, or this loop would spin until that node commits.
+                    wait = min(wait, left if left > 0 else HELD_SECONDS)
                 await self._prune_now_and_then()
             except Exception:  # noqa: BLE001 - the database is away: every row is still pending, try again
                 self.metrics.database_errors.labels("schedule").inc()
