@@ -229,3 +229,36 @@ async def test_the_loop_wakes_for_a_new_row_and_sends_it_within_a_second_of_its_
         assert time.time() >= due - 0.01, "not before its time"
     finally:
         await node.close()
+
+
+async def test_a_loop_facing_a_row_another_node_holds_waits_instead_of_spinning(url: str) -> None:
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite is one node: a second writer waits instead of skipping")
+    from sqlalchemy import event
+
+    a, b = Node(url), Node(url, poll_seconds=60)
+    statements = []
+    event.listen(b.db.engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(1))
+    try:
+        accepted = await a.publisher.publish(request(60), "p")
+        await make_due(a.db, accepted.id)
+        async with a.db.write() as conn:  # node a is sending it, slowly
+            await conn.execute(select(scheduled_notifications).with_for_update()
+                               .where(scheduled_notifications.c.id == accepted.id))
+            await b.scheduler.start()
+            await asyncio.sleep(1.0)
+            looked = len(statements)
+        # A pass is three statements; every 50 ms for a second is some 60. A spin is hundreds at least.
+        assert 5 < looked < 150, looked
+        await eventually_sent(b.db, accepted.id)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def eventually_sent(db: Database, row_id: str) -> None:
+    for _ in range(100):
+        if await status(db, row_id) == "sent":
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{row_id} not sent once the other node let go of it")
