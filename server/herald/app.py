@@ -43,8 +43,8 @@ def create_app(settings: Settings) -> Litestar:
     async def on_shutdown(_: Litestar) -> None:
         await services.stop()
 
-    handlers: list = [ProducerController, ScheduledController, InboxController, notifications_ws, SessionController, PushController,
-                      DevicesController, healthz, readyz, metrics,
+    handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController,
+                      DevicesController, ScheduledController, healthz, readyz, metrics,
                       service_worker, admin_router(settings), *static_files()]
     if not settings.is_production:
         handlers += [DemoController, demo_page, python_demo_page]
