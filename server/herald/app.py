@@ -19,6 +19,7 @@ from herald.api.ops import consume_readyz, healthz, metrics, readyz
 from herald.api.producer import ProducerController
 from herald.api.push import PushController
 from herald.api.pyodide import python_demo_page
+from herald.api.scheduled import ScheduledController
 from herald.api.session import SessionController
 from herald.api.static import demo_page, service_worker, static_files
 from herald.api.websocket import notifications_ws
@@ -43,7 +44,7 @@ def create_app(settings: Settings) -> Litestar:
         await services.stop()
 
     handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController,
-                      DevicesController, healthz, readyz, metrics,
+                      DevicesController, ScheduledController, healthz, readyz, metrics,
                       service_worker, admin_router(settings), *static_files()]
     if not settings.is_production:
         handlers += [DemoController, demo_page, python_demo_page]

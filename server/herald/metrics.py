@@ -112,7 +112,7 @@ class Metrics:
             "(includes holds for a receipt and retries)", ["provider"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0), registry=r)
         self.database_errors = Counter(
-            "herald_database_errors", "Database failures by operation: request (answered 503), readiness, prune",
+            "herald_database_errors", "Database failures by operation: request (answered 503), readiness, prune, schedule",
             ["operation"], registry=r)
         self.redis_errors = Counter(
             "herald_redis_errors", "Redis failures by operation: publish (fan-out), subscribe, presence, ratelimit, readiness",
@@ -142,6 +142,14 @@ class Metrics:
         self.consume_up = Gauge(
             "herald_consume_source_up", "1 while the source answers, 0 while it is unreachable", ["source"],
             registry=r, multiprocess_mode="livemin")
+        # Scheduled delivery (schedule.py).
+        self.scheduled = Counter(
+            "herald_scheduled", "Scheduled publishes by outcome: scheduled (accepted), sent, cancelled, failed",
+            ["outcome"], registry=r)
+        self.scheduled_lateness = Histogram(
+            "herald_scheduled_lateness_seconds", "From a scheduled publish's sendAt to the commit that sent it "
+            "(a node that was down sends what fell due meanwhile, late by its downtime)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 300.0, 3600.0), registry=r)
         self._gateway: Mapping[str, Any] = {}
         self._synced: dict[str, tuple[dict[str, int], list[int], float]] = {}
         self.registry = self._own

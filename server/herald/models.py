@@ -297,3 +297,26 @@ consume_dead_letters = Table(
     Column("created_at", BigInteger, nullable=False, index=True),
     Index("ix_consume_dead_letters_source_message", "source", "source_id", unique=True),
 )
+
+# Publishes with ``sendAt`` waiting for their time (schedule.py). ``id`` is the id the notification will
+# have; ``request`` the publish body as accepted (camelCase JSON); ``target`` its ``to``, for cancelling
+# by replace key. ``status``: pending, then sent (in the transaction that writes the notification),
+# cancelled or failed (``error`` says why: the group was deleted meanwhile, say). Finished rows stay a
+# day, so that a retried publish with the same idempotency key still finds its answer.
+scheduled_notifications = Table(
+    "scheduled_notifications",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("producer", String(64), nullable=False),
+    Column("request", Text, nullable=False),
+    Column("target", JSON, nullable=False),
+    Column("send_at", BigInteger, nullable=False),
+    Column("replace_key", String(200)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("finished_at", BigInteger),
+    Column("finished_by", String(64)),
+    Column("error", String(300)),
+    Index("ix_scheduled_notifications_status_send_at", "status", "send_at"),
+    Index("ix_scheduled_notifications_replace_key", "replace_key"),
+)

@@ -21,20 +21,22 @@ items count but are never made quiet.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence
 
 import msgspec
 from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from herald.audience import Audience
 from herald.db import Database
-from herald.errors import not_found, too_many_requests, unavailable
+from herald.errors import invalid_request, not_found, too_many_requests, unavailable
 from herald.fanout.base import BusEvent, Fanout
 from herald.inbox import Inbox, InboxWrite
 from herald.metrics import Metrics
@@ -72,7 +74,20 @@ class Recorder(Protocol):
     def record(self, notification_id: str, writes: Sequence[InboxWrite], pushes_queued: int) -> None: ...
 
 
+class Scheduler(Protocol):
+    """Keeps a publish with ``sendAt`` until its time (schedule.py); plugged in by services.py."""
+
+    async def schedule(self, request: PublishRequest, producer: str) -> PublishResponse: ...
+
+
+# Run first in the transaction of a scheduled publish: the request, its producer and its notification id,
+# or None when the row is no longer pending (sent by another node, or cancelled).
+Claim = Callable[[AsyncConnection], Awaitable["tuple[PublishRequest, str, str] | None"]]
+
+
 class Publisher:
+    scheduler: Scheduler | None = None
+
     def __init__(self, db: Database, inbox: Inbox, audience: Audience, fanout: Fanout, metrics: Metrics,
                  idempotency_seconds: int, *, push: PushService | None = None, recorder: Recorder | None = None,
                  limiter: RateLimiter | None = None, publish_limit: Limit = NO_LIMIT,
@@ -91,6 +106,10 @@ class Publisher:
 
     async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
         await self._check_rate(producer)
+        if request.send_at is not None:
+            if self.scheduler is None:
+                raise invalid_request('"sendAt" is not available here.')
+            return await self.scheduler.schedule(request, producer)
         if not request.persist:
             return await self.publish_live(request)
         with self.metrics.publish_seconds.time():
@@ -110,6 +129,28 @@ class Publisher:
                     raise
                 self.metrics.idempotent_replays.inc()
                 return earlier
+            self.metrics.publishes.labels(_target_kind(request)).inc()
+            self.metrics.inbox_writes.inc(len(deliveries))
+            pushes = await self._fan_out(deliveries, accepted, response.id)
+            if self.recorder is not None:
+                self.recorder.record(response.id, deliveries, pushes)
+            return response
+
+    async def publish_due(self, claim: Claim) -> PublishResponse | None:
+        """A scheduled publish at its time (schedule.py); None when ``claim`` found it no longer pending.
+
+        ``claim`` runs first in the transaction that writes the notification and marks its row sent there,
+        so the two commit together: a crash before the commit leaves the row pending for any node, and no
+        node can send it twice. No rate limit and no idempotency key: both were applied when it was scheduled.
+        """
+        accepted = time.time()
+        with self.metrics.publish_seconds.time():
+            async with self.db.write() as conn:
+                claimed = await claim(conn)
+                if claimed is None:
+                    return None
+                request, producer, notification_id = claimed
+                response, deliveries = await self._persist(request, producer, notification_id, conn)
             self.metrics.publishes.labels(_target_kind(request)).inc()
             self.metrics.inbox_writes.inc(len(deliveries))
             pushes = await self._fan_out(deliveries, accepted, response.id)
@@ -225,14 +266,15 @@ class Publisher:
             self.metrics.quiet_deliveries.inc(made_quiet)
         return result
 
-    async def _persist(self, request: PublishRequest, producer: str) -> tuple[PublishResponse, list[InboxWrite]]:
+    async def _persist(self, request: PublishRequest, producer: str, notification_id: str | None = None,
+                       within: AsyncConnection | None = None) -> tuple[PublishResponse, list[InboxWrite]]:
         now = now_ms()
         note: dict[str, Any] = {
-            "id": new_id(), "type": request.type, "title": request.title, "body": request.body,
+            "id": notification_id or new_id(), "type": request.type, "title": request.title, "body": request.body,
             "priority": request.priority, "group_key": request.group_key, "url": request.url,
             "data": request.data, "actor": request.actor, "producer": producer, "created_at": now,
         }
-        async with self.db.write() as conn:
+        async with self._transaction(within) as conn:
             if request.idempotency_key is not None:
                 # Claim the key first: a concurrent twin waits on this row, then fails on the primary key.
                 await conn.execute(delete(idempotency_keys).where(
@@ -251,6 +293,15 @@ class Publisher:
                     idempotency_keys.c.producer == producer, idempotency_keys.c.key == request.idempotency_key,
                 ).values(recipients=len(user_ids)))
         return PublishResponse(note["id"], len(user_ids)), deliveries
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, within: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+        """``within`` when the caller holds a transaction already (``publish_due``), else a new one."""
+        if within is not None:
+            yield within
+            return
+        async with self.db.write() as conn:
+            yield conn
 
     async def _earlier_answer(self, producer: str, key: str) -> PublishResponse | None:
         async with self.db.read() as conn:

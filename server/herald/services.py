@@ -29,6 +29,7 @@ from herald.push.service import PushService
 from herald.ratelimit import Limit, RateLimiter, build_limiter
 from herald.receipts import Receipts
 from herald.retention import Retention
+from herald.schedule import Scheduler
 from herald.settings import Settings
 from herald.tasks import cancel
 from herald.tokens import TokenSigner
@@ -55,6 +56,7 @@ class Services:
     limiter: RateLimiter
     admission: Admission
     retention: Retention
+    scheduler: Scheduler
     consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -75,12 +77,14 @@ class Services:
             limiter=limiter, publish_limit=Limit("publish", settings.publish_rate_per_second, settings.publish_burst),
             recipient_limit=Limit("recipient_live", settings.recipient_live_per_minute / 60,
                                   settings.recipient_live_per_minute))
+        # A publish with sendAt waits in the scheduler, whichever way it came (API, admin, a log consumer).
+        scheduler = publisher.scheduler = Scheduler(db, publisher, metrics, poll_seconds=settings.schedule_poll_seconds)
         consumers = build_consumers(settings, publisher, db, metrics)  # empty unless a log source is configured
         return cls(
             consumers=consumers,
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience, keys=KeyStore(db, settings.api_keys),
-            publisher=publisher, push=push, admin=admin, receipts=Receipts(db, metrics),
+            publisher=publisher, scheduler=scheduler, push=push, admin=admin, receipts=Receipts(db, metrics),
             limiter=limiter,
             admission=Admission(settings, limiter, metrics),
             retention=Retention(inbox, publisher, metrics, retention_seconds=settings.retention_seconds,
@@ -101,6 +105,7 @@ class Services:
         await self.push.start()
         await self.admin.start()
         await self.receipts.start()
+        await self.scheduler.start()  # what fell due while this node was down goes out now
         for consumer in self.consumers:
             await consumer.start()
         # What exists now (modules, the app, engines) lives as long as the process: keep the
@@ -111,6 +116,7 @@ class Services:
     async def stop(self) -> None:
         for consumer in self.consumers:  # first: a message being published still has the database and bus
             await consumer.stop()
+        await self.scheduler.stop()
         await cancel(self._tasks)
         with contextlib.suppress(Exception):  # best effort: last-use times only, the database may be gone
             await self.keys.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -51,12 +52,20 @@ class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
     idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     persist: bool = True
     """False: a live event for a channel's current subscribers, kept nowhere (docs/transports.md)."""
+    replace_key: str | None = None
+    send_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    """RFC 3339 with an offset: deliver then, not now (up to 30 days ahead; docs/scheduling.md)."""
 
 
-class PublishResponse(msgspec.Struct, rename="camel"):
+class PublishResponse(msgspec.Struct, rename="camel", omit_defaults=True):
     id: str
     recipients: int | None
-    """Inbox items written; null for a live event, whose delivery is best-effort and not counted."""
+    """Inbox items written; null for a live event, whose delivery is best-effort and not counted, and for a
+    scheduled one, whose audience is expanded at its time."""
+    send_at: str | None = None
+    """A scheduled publish: when it will be sent (RFC 3339, UTC, milliseconds)."""
+    scheduled: bool = False
+    """True: accepted for later; ``id`` is the id the notification will have when it is sent."""
 
 
 class LiveEvent(msgspec.Struct, rename="camel"):
@@ -87,6 +96,8 @@ def check_publish(request: PublishRequest) -> None:
         raise invalid_request('A live channel takes "persist": false, and "persist": false takes "to.channel".')
     if not request.persist and (request.group_key is not None or request.idempotency_key is not None):
         raise invalid_request('"groupKey" and "idempotencyKey" need the inbox: a live event has neither.')
+    if not request.persist and request.send_at is not None:
+        raise invalid_request('"sendAt" needs the inbox: a live channel event is sent now or never.')
     if request.data is not None and len(msgspec.json.encode(request.data)) > MAX_DATA_BYTES:
         raise invalid_request(f'"data" must be at most {MAX_DATA_BYTES} bytes when encoded as JSON.')
     if request.url is not None and not _safe_url(request.url):

@@ -191,3 +191,34 @@ def test_the_dashboard_shows_live_numbers(context: BrowserContext, admin_server:
     expect(page.get_by_role("heading", name="Sign in to Herald")).to_be_visible()
     page.goto(admin_server.url + "/admin/dashboard")
     expect(page).to_have_url(re.compile(r"/admin/login\?next=/admin/dashboard$"))
+
+
+def test_a_send_at_time_schedules_it_and_the_scheduled_page_cancels_or_lets_it_arrive(
+        context: BrowserContext, browser: Browser, admin_server: HeraldServer, user_id: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    def utc_in(seconds: float) -> str:
+        return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    page = admin_page(context, admin_server)
+    compose(page, admin_server, "Cancel me", users=user_id)
+    page.get_by_label("Send at").fill(utc_in(3600))
+    page.get_by_role("button", name="Send…").click()
+    expect(page).to_have_url(re.compile(r"/admin/scheduled\?scheduled=[0-9A-Z]{26}$"))
+    row = page.locator("tr[data-scheduled]", has_text="Cancel me")
+    expect(row).to_contain_text(f"users {user_id}")
+    page.get_by_role("button", name="Cancel Cancel me").click()
+    expect(page.get_by_role("status")).to_contain_text("Cancelled")
+    expect(page.locator("tr[data-scheduled]", has_text="Cancel me")).to_have_count(0)
+
+    recipient_context = browser.new_context()
+    try:
+        center = sign_in(recipient_context, admin_server, user_id)
+        compose(page, admin_server, "On its time", users=user_id, body="scheduled from the console")
+        page.get_by_label("Send at").fill(utc_in(6))
+        page.get_by_role("button", name="Send…").click()
+        expect(page.locator("tr[data-scheduled]", has_text="On its time")).to_have_count(1)
+        expect(center.toast("On its time")).to_contain_text("scheduled from the console", timeout=15000)
+        center.expect_unread(1)  # the cancelled one never came
+    finally:
+        recipient_context.close()

@@ -6,12 +6,15 @@ accepts exactly what the API accepts, and every error is shown next to its
 field. Nothing is sent while any field is wrong. Sending to a group, a topic
 or everyone first shows how many users that reaches and waits for a second
 click. A hidden idempotency key, made when the form is first shown, turns a
-double submit into one notification.
+double submit into one notification. An optional "send at" time (UTC, as the
+console shows every time) schedules it instead (schedule.py); it is then
+listed on the Scheduled page until it goes out.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
@@ -22,12 +25,13 @@ from herald.admin.audit import record
 from herald.admin.pages import redirect, render
 from herald.api.auth import services
 from herald.errors import HeraldError
+from herald.schedule import check_send_at
 from herald.wire import MAX_USERS, PublishRequest, Target, check_publish, new_id
 
 FORM_BODY_BYTES = 2 * 1024 * 1024  # up to 10,000 explicit user ids
 TARGETS = ("users", "group", "topic", "all")
 FIELDS = ("target", "users", "group", "topic", "type", "priority", "title", "body", "url", "group_key", "data",
-          "idempotency_key")
+          "idempotency_key", "send_at")
 ID_RULE = "1-128 letters, digits or . _ : @ + -, starting with a letter or digit"
 MESSAGES = {
     "users": f"Enter 1 to {MAX_USERS:,} user ids separated by spaces, commas or new lines; an id is {ID_RULE}.",
@@ -40,6 +44,7 @@ MESSAGES = {
     "group_key": "A group key is 1-200 characters.",
     "url": "A URL is a path on your site (/orders/1042) or an http(s) URL, at most 2,048 characters.",
     "data": 'Data is a JSON object, such as {"orderId": 1042}.',
+    "send_at": "A time such as 2026-12-24T09:00 (UTC), up to 30 days ahead; leave it empty to send now.",
 }
 _FIELD_TYPES = {f.name: f.type for f in msgspec.structs.fields(PublishRequest)}
 _TARGET_TYPES = {f.name: f.type for f in msgspec.structs.fields(Target)}
@@ -97,13 +102,30 @@ def parse(form: FormMultiDict | dict[str, Any]) -> Compose:
         else:
             errors["data"] = MESSAGES["data"]
 
+    if values["send_at"].strip():
+        send_at = _utc(values["send_at"].strip())
+        if send_at is None:
+            errors["send_at"] = MESSAGES["send_at"]
+        else:
+            body["sendAt"] = send_at
+
     if not errors:
         compose.request = msgspec.convert(body, PublishRequest)
         try:
             check_publish(compose.request)
+            check_send_at(compose.request)
         except HeraldError as exc:
             _attach(compose, exc)
     return compose
+
+
+def _utc(value: str) -> datetime | None:
+    """A ``datetime-local`` value (no zone: UTC, as the console shows times) or an RFC 3339 time."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def _encode_name(name: str) -> str:
@@ -113,7 +135,7 @@ def _encode_name(name: str) -> str:
 def _attach(compose: Compose, exc: HeraldError) -> None:
     """Put an error from the shared checks (or the publisher) next to the field it is about."""
     compose.request = None
-    for marker, name in (('"url"', "url"), ('"data"', "data"), ('"to', compose.target_field),
+    for marker, name in (('"url"', "url"), ('"data"', "data"), ('"sendAt"', "send_at"), ('"to', compose.target_field),
                          ("group named", "group")):
         if marker in exc.message:
             compose.errors[name] = exc.message
@@ -178,6 +200,11 @@ class SendController(Controller):
                 page.status_code = exc.status
                 page.headers.update(exc.headers)
             return page
+        if sent.scheduled:
+            await record(s.db, admin, "schedule", describe_target(to), {
+                "scheduledId": sent.id, "title": compose.request.title, "sendAt": sent.send_at,
+                "target": msgspec.structs.asdict(to), "priority": compose.request.priority})
+            return redirect(f"/admin/scheduled?scheduled={sent.id}")
         await record(s.db, admin, "send", describe_target(to), {
             "notificationId": sent.id, "title": compose.request.title, "recipients": sent.recipients,
             "target": msgspec.structs.asdict(to), "priority": compose.request.priority})

@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from herald.api.auth import producer_dependency, services
 from herald.api.guards import json_body
 from herald.errors import invalid_request, not_found
+from herald.schedule import check_send_at
 from herald.wire import MAX_USERS, NAME_PATTERN, Name, PublishRequest, PublishResponse, check_publish
 
 GROUP_BODY_BYTES = 2 * 1024 * 1024
@@ -49,8 +50,9 @@ class ProducerController(Controller):
 
     @post("/publish", status_code=HTTP_202_ACCEPTED, guards=[json_body], raises=[NotFoundException])
     async def publish(self, request: Request, data: PublishRequest, producer: str) -> PublishResponse:
-        """Store a notification in each recipient's inbox, then deliver it live."""
+        """Store a notification in each recipient's inbox, then deliver it live; with ``sendAt``, at that time."""
         check_publish(data)
+        check_send_at(data)
         return await services(request).publisher.publish(data, producer)
 
     @post("/tokens", status_code=200, guards=[json_body])

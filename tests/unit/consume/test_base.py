@@ -255,3 +255,25 @@ def test_failures_are_sorted_into_retries_and_poison() -> None:
     assert isinstance(classify(OperationalError("SELECT 1", {}, OSError("refused"))), Retry)
     assert isinstance(classify(ConnectionResetError()), Retry)
     assert classify(RuntimeError("bug")) is None
+
+
+async def test_a_message_with_send_at_is_scheduled_and_one_late_from_the_log_goes_out_at_once(
+        services: Services) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    def at(seconds: float) -> str:
+        return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()
+
+    log = MemoryLog()
+    log.add("a", note("a", 0, sendAt=at(-300)))  # waited in the log past its time
+    log.add("a", note("a", 1, sendAt=at(1)))
+    log.add("a", note("a", 2, sendAt=at(31 * 86400)))  # never valid: a dead letter
+    await run(consumer_for(services, log), log, until_acked=3)
+    for _ in range(150):
+        if (await inbox(services)).get("a") == ["a#0", "a#1"]:
+            break
+        await asyncio.sleep(0.02)
+    assert (await inbox(services)).get("a") == ["a#0", "a#1"]
+    async with services.db.read() as conn:
+        errors = list((await conn.execute(select(consume_dead_letters.c.error))).scalars())
+    assert len(errors) == 1 and "30 days" in errors[0]
