@@ -39,6 +39,7 @@ from herald.admin.login import LoginController
 from herald.admin.notifications import NotificationsController
 from herald.admin.pages import ADMIN_COOKIE, CSRF_COOKIE, CSRF_HEADER, PUBLIC, redirect, render
 from herald.admin.send import SendController
+from herald.admin.users import UsersController
 from herald.admin.webhooks import WebhooksController
 from herald.errors import HeraldError
 from herald.settings import Settings
@@ -68,7 +69,7 @@ def admin_router(settings: Settings) -> Router:
         path="/admin",
         route_handlers=[LoginController, DashboardController, SendController, NotificationsController,
                         GroupsController, TopicsController, KeysController, AuditController,
-                        DeadLettersController, DevicesController, WebhooksController],
+                        DeadLettersController, DevicesController, WebhooksController, UsersController],
         middleware=[security_headers, DefineMiddleware(CSRFMiddleware, config=csrf)],
         guards=[require_admin],
         dependencies={"admin": Provide(current_admin, sync_to_thread=False)},
