@@ -185,3 +185,27 @@ def test_production_never_connects_to_a_loopback_endpoint(tmp_path, user_id: str
     finally:
         server.stop()
         listener.close()
+
+
+def test_a_push_that_fails_for_good_is_reported(herald: HeraldServer, admin: AdminClient, user_id: str) -> None:
+    from tests.fake_push_service import FakePushService, subscribe
+
+    service = FakePushService().start()
+    receiver = WebhookReceiver().start()
+    endpoint_id = ""
+    try:
+        service.vapid_public_key = httpx.get(herald.url + "/api/push/vapid-public-key").json()["publicKey"]
+        endpoint_id = add_endpoint(admin, receiver, ["push.failed"])
+        sub = subscribe(herald, service, user_id)
+        service.answer(sub, 410)
+        sent = herald.publish(to={"users": [user_id]}, type="order.status", title="to a dead browser")
+        failed = eventually(lambda: receiver.events(user_id, "push.failed"))
+        assert failed and failed[0].verified
+        assert failed[0].event["data"] == {"notificationId": sent["id"], "userId": user_id, "itemId": sent["id"],
+                                           "provider": "webpush", "result": "gone", "reason": "410"}
+        assert receiver.events(user_id, "delivered") == []  # not asked for
+    finally:
+        if endpoint_id:
+            admin.post(f"/admin/webhooks/{endpoint_id}/delete")
+        receiver.stop()
+        service.stop()
