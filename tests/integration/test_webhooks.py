@@ -6,6 +6,8 @@ real API (a receipt, a read); a Herald with fast retries runs on each database.
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -14,7 +16,14 @@ import pytest
 from herald.api_keys import fingerprint
 from tests.admin_client import AdminClient, signed_in
 from tests.eventually import eventually
-from tests.herald_server import API_KEY, SECRET, HeraldServer, create_postgres_database, drop_postgres_database
+from tests.herald_server import (
+    API_KEY,
+    SECRET,
+    HeraldServer,
+    create_postgres_database,
+    drop_postgres_database,
+    run_async,
+)
 from tests.webhook_receiver import Listener, WebhookReceiver
 
 FAST = {"HERALD_WEBHOOK_RETRY_BASE_SECONDS": "0.2", "HERALD_WEBHOOK_RETRY_MAX_SECONDS": "0.5",
@@ -57,6 +66,22 @@ def add_endpoint(admin: AdminClient, receiver: WebhookReceiver, events: list[str
     rows = admin.get("/admin/webhooks").text
     return re.search(r'data-endpoint="([0-9A-Z]+)">\s*<td><a href="/admin/webhooks/[0-9A-Z]+">'
                      + re.escape(receiver.url), rows).group(1)  # type: ignore[union-attr]
+
+
+def execute(database_url: str, statement: str, **params: object) -> None:
+    """A committed write to the server's PostgreSQL database (``HeraldServer.sql`` only reads)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def write() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(statement), params)
+        finally:
+            await engine.dispose()
+
+    run_async(write())
 
 
 def user_headers(herald: HeraldServer, user_id: str) -> dict[str, str]:
@@ -162,7 +187,7 @@ def test_unknown_events_and_keys_are_refused(admin: AdminClient) -> None:
     assert admin.post("/admin/webhooks", {"producer": "0" * 16, "url": url, "events": ["read"]}).status_code == 400
 
 
-def test_production_never_connects_to_a_loopback_endpoint(tmp_path, user_id: str) -> None:  # type: ignore[no-untyped-def]
+def test_production_never_connects_to_a_loopback_endpoint(tmp_path: Path, user_id: str) -> None:
     """Added in development (loopback allowed), then served in production: refused at send, no connection made."""
     listener = Listener()
     server = HeraldServer(tmp_path / "herald", **FAST).start()
@@ -209,3 +234,43 @@ def test_a_push_that_fails_for_good_is_reported(herald: HeraldServer, admin: Adm
             admin.post(f"/admin/webhooks/{endpoint_id}/delete")
         receiver.stop()
         service.stop()
+
+
+def test_two_nodes_on_one_postgresql_send_each_event_once(tmp_path: Path) -> None:
+    """Both nodes' senders claim from one queue (FOR UPDATE SKIP LOCKED): no event goes out twice."""
+    database_url = create_postgres_database()
+    nodes = [HeraldServer(tmp_path / f"node{n}", database_url, **FAST) for n in range(2)]
+    receiver = WebhookReceiver().start()
+    try:
+        for node in nodes:
+            node.start()
+        admin = signed_in(nodes[0])
+        add_endpoint(admin, receiver, ["delivered"])
+        admin.close()
+        time.sleep(6)  # the other node hears of the endpoint within its refresh (5 s)
+        users = [f"pair-{n}" for n in range(20)]
+        for n, user in enumerate(users):
+            node = nodes[n % 2]
+            sent = node.publish(to={"users": [user]}, type="order.status", title="once")
+            httpx.post(node.url + "/api/notifications/ack", json={"ids": [sent["id"]]}, headers=user_headers(node, user))
+        assert eventually(lambda: len(receiver.events(event_type="delivered")) >= 20, timeout=20)
+        time.sleep(1)
+        ids = [r.headers["webhook-id"] for r in receiver.events(event_type="delivered")]
+        assert len(ids) == 20 and len(set(ids)) == 20
+        assert {r.event["data"]["userId"] for r in receiver.events(event_type="delivered")} == set(users)
+        # A race for sure: 300 rows due at one instant that both idle senders will have heard of.
+        endpoint_id = nodes[0].sql("SELECT id FROM webhook_endpoints")[0][0]
+        due = int(time.time() * 1000) + 6000
+        values = ", ".join(f"('msg_race{n:04d}', :e, 'read', '{{\"type\":\"read\",\"data\":{{}}}}', 'pending', 0, "
+                           f"{due}, {due})" for n in range(300))
+        execute(database_url, f"INSERT INTO webhook_deliveries (id, endpoint_id, type, body, status, attempts, "
+                              f"created_at, next_attempt_at) VALUES {values}", e=endpoint_id)
+        assert eventually(lambda: len(receiver.events(event_type="read")) >= 300, timeout=30)
+        time.sleep(1)
+        race = [r.headers["webhook-id"] for r in receiver.events(event_type="read")]
+        assert len(race) == 300 and len(set(race)) == 300
+    finally:
+        for node in nodes:
+            node.stop()
+        receiver.stop()
+        drop_postgres_database(database_url)

@@ -126,10 +126,12 @@ class WebhookSender:
             await wait_event(self._wake, delay)
 
     async def _seconds_to_next_due(self) -> float:
+        d, e = webhook_deliveries.c, webhook_endpoints.c
         async with self.db.read() as conn:
-            due = (await conn.execute(select(webhook_deliveries.c.next_attempt_at)
-                                      .where(webhook_deliveries.c.status == "pending")
-                                      .order_by(webhook_deliveries.c.next_attempt_at).limit(1))).scalar()
+            # Only enabled endpoints' rows: a disabled one's pending rows are due but must not spin this loop.
+            due = (await conn.execute(select(d.next_attempt_at).join(webhook_endpoints, e.id == d.endpoint_id)
+                                      .where(d.status == "pending", e.enabled.is_(True))
+                                      .order_by(d.next_attempt_at).limit(1))).scalar()
         if due is None:
             return IDLE_POLL_SECONDS
         return min(IDLE_POLL_SECONDS, max(0.0, (due - now_ms()) / 1000))
