@@ -338,6 +338,10 @@ def _check(settings: Settings) -> Settings:
     _check_push(settings)
     _check_limits(settings)
     _check_consume(settings)
+    for name in ("webhook_timeout_seconds", "webhook_max_attempts", "webhook_retry_base_seconds",
+                 "webhook_retry_max_seconds", "webhook_keep_seconds"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be positive")
     if settings.secret and len(settings.secret) < 32:
         # HS256 wants a key at least as long as its output (RFC 7518 section 3.2).
         raise SettingsError(f"{PREFIX}SECRET must be at least 32 characters")
@@ -373,10 +377,6 @@ def _check_push(settings: Settings) -> None:
     if not settings.vapid_subject.startswith(("mailto:", "https://")):
         raise SettingsError(f"{PREFIX}VAPID_SUBJECT must be a mailto: or https: URL")
     _check_native_push(settings)
-    for name in ("webhook_timeout_seconds", "webhook_max_attempts", "webhook_retry_base_seconds",
-                 "webhook_retry_max_seconds", "webhook_keep_seconds"):
-        if getattr(settings, name) <= 0:
-            raise SettingsError(f"{PREFIX}{name.upper()} must be positive")
 
 
 _APPLE_ID = re.compile(r"[A-Z0-9]{10}")

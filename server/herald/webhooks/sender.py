@@ -90,12 +90,15 @@ class WebhookSender:
         self._wake.set()
 
     async def start(self) -> None:
+        self._session = self.new_session()
+        self._task = asyncio.create_task(self._run(), name="herald-webhooks-send")
+
+    def new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(resolver=SafeResolver(allow_loopback=not self.settings.is_production),
                                          limit=CONCURRENCY)
         # trust_env stays off: an HTTP(S)_PROXY from the environment must not route around the checks.
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout_seconds))
-        self._task = asyncio.create_task(self._run(), name="herald-webhooks-send")
+        return aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout_seconds))
 
     async def stop(self) -> None:
         await cancel([self._task])

@@ -49,3 +49,39 @@ def test_development_allows_loopback_only() -> None:
 def test_public_https_urls_are_allowed_in_production() -> None:
     store(True).check_url("https://api.example.com/hooks/herald")
     store(True).check_url("https://93.184.216.34/hooks")
+
+
+async def test_a_public_name_that_resolves_to_loopback_is_never_connected_in_production(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the URL passes the check when added, its name answers 127.0.0.1 at send time."""
+    from aiohttp.resolver import ThreadedResolver
+
+    from herald.metrics import Metrics
+    from herald.settings import Settings
+    from herald.webhooks.sender import Claim, WebhookSender
+    from tests.webhook_receiver import Listener
+
+    listener = Listener()
+
+    async def rebinding(self: object, host: str, port: int = 0, family: object = None) -> list[dict[str, object]]:
+        return [{"hostname": host, "host": "127.0.0.1", "port": listener.port, "family": 2, "proto": 0, "flags": 0}]
+
+    monkeypatch.setattr(ThreadedResolver, "resolve", rebinding)
+    sender = WebhookSender(Settings(env="production"), None, Metrics())  # type: ignore[arg-type] - send needs no db
+    sender._session = sender.new_session()
+    try:
+        result = await sender.send(Claim("msg_1", "e1", "read", "{}", 1, f"https://hooks.example.com:{listener.port}/x",
+                                         "whsec_" + "A" * 44))
+    finally:
+        await sender._session.close()
+        listener.close()
+    assert result.outcome == "refused" and result.error == "address not allowed"
+    assert listener.connections == 0
+
+
+def test_webhook_settings_must_be_positive() -> None:
+    from herald.settings import SettingsError, load_settings
+
+    for name in ("TIMEOUT_SECONDS", "MAX_ATTEMPTS", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS", "KEEP_SECONDS"):
+        with pytest.raises(SettingsError, match=f"HERALD_WEBHOOK_{name}"):
+            load_settings({f"HERALD_WEBHOOK_{name}": "0", "HERALD_SECRET": "s" * 32, "HERALD_API_KEYS": "k"})
