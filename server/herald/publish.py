@@ -166,9 +166,14 @@ class Publisher:
         return unread
 
     async def _unread_ids(self, user_id: str) -> list[str]:
-        async with self.db.read() as conn:
-            return list((await conn.execute(select(inbox_items.c.id).where(
-                inbox_items.c.user_id == user_id, inbox_items.c.read.is_(False)))).scalars())
+        try:
+            async with self.db.read() as conn:
+                return list((await conn.execute(select(inbox_items.c.id).where(
+                    inbox_items.c.user_id == user_id, inbox_items.c.read.is_(False)))).scalars())
+        except Exception:  # noqa: BLE001 - webhooks must not fail the read: these events are lost, logged
+            log.exception("listing unread items for read webhooks failed for %s", user_id)
+            self.metrics.webhook_emit_errors.inc()
+            return []
 
     async def _sync_devices(self, user_id: str, change: InboxWrite) -> None:
         """Phones that were pushed the items just read get a silent update, so their notifications go too."""
