@@ -167,6 +167,19 @@ def test_the_admin_shows_each_attempt_with_its_answer(herald: HeraldServer, admi
         receiver.stop()
 
 
+def test_the_secret_is_shown_once_and_the_change_is_audited(admin: AdminClient) -> None:
+    receiver = WebhookReceiver()
+    endpoint_id = add_endpoint(admin, receiver, ["read"])
+    try:
+        assert receiver.secret.startswith("whsec_")
+        for page in ("/admin/webhooks", f"/admin/webhooks/{endpoint_id}", "/admin/audit"):
+            assert receiver.secret not in admin.get(page).text
+        assert "webhook.create" in admin.get("/admin/audit").text
+    finally:
+        admin.post(f"/admin/webhooks/{endpoint_id}/delete")
+    assert admin.get(f"/admin/webhooks/{endpoint_id}").status_code == 404
+
+
 @pytest.mark.parametrize("url", ["http://10.0.0.5/hook", "http://169.254.169.254/latest/meta-data",
                                  "https://[fd00::1]/x", "http://metadata.google.internal/", "ftp://example.com/",
                                  "http://example.com/plain-http", "https://user:pw@example.com/"])
