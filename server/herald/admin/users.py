@@ -7,9 +7,9 @@ Everything Herald knows about delivering to one user on one page:
   retrying, with their attempts; pushes a phone's service accepted, ``device_pushes``).
   Web Push outcomes are kept per notification, not per user: the item's notification page
   shows them by channel;
-- live connections on this node (transport, since, channels) and whether the user is online
-  on any node (the bus's presence: cluster-wide with Redis). Connections held by other nodes
-  are not listed one by one: each node knows only its own;
+- live connections on this node (transport, since, channels), and the nodes where the user
+  is online (the bus's presence: every node with Redis, by its bus node id). Connections held
+  by other nodes are not listed one by one: each node knows only its own;
 - push targets: browsers subscribed to Web Push, phones with the last answer of their service.
 
 Every value, titles above all, is rendered by the autoescaping templates (pages.py).
@@ -107,10 +107,10 @@ class UsersController(Controller):
                 select(push_subscriptions.c.endpoint, push_subscriptions.c.created_at)
                 .where(push_subscriptions.c.user_id == user).order_by(push_subscriptions.c.created_at.desc()))]
         live = [Live(transport, int(since * 1000), channels) for transport, since, channels in s.gateway.connections_of(user)]
-        online = user in await s.fanout.online([user])
+        nodes = await s.fanout.nodes_of(user)
         return render(request, "users.html", title=f"User {user}", user=user, known=known,
                       unread=await s.inbox.unread_count(user) if known else 0, items=await items_of(s, user),
-                      live=live, online=online, node=node_name(s), devices=await s.push.devices.of_user(user),
+                      live=live, nodes=nodes, node=node_name(s), devices=await s.push.devices.of_user(user),
                       browsers=browsers, hint=token_hint)
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 
-from tests.admin_client import AdminClient
+from tests.admin_client import AdminClient, signed_in
 from tests.eventually import eventually
-from tests.herald_server import HeraldServer
+from tests.herald_server import HeraldServer, RedisServer, create_postgres_database, drop_postgres_database
 
 HOSTILE = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
 
@@ -49,7 +50,7 @@ def test_a_live_stream_is_listed_with_its_transport(admin: AdminClient, server: 
     with httpx.stream("GET", server.url + "/api/notifications/stream", headers=headers, timeout=30) as stream:
         assert stream.status_code == 200
         text = admin.get("/admin/users", params={"user": user_id}).text
-        assert 'data-transport="sse"' in text and "Online now" in text
+        assert 'data-transport="sse"' in text and "Online now on 1 node" in text
     assert eventually(lambda: 'data-transport="sse"' not in admin.get("/admin/users", params={"user": user_id}).text)
 
 
@@ -64,3 +65,30 @@ def test_notification_pages_link_their_users_to_the_support_page(admin: AdminCli
                                                                 user_id: str) -> None:
     sent = server.publish(to={"users": [user_id]}, type="order.status", title="linked")["id"]
     assert f'href="/admin/users?user={user_id}"' in admin.get(f"/admin/notifications/{sent}").text
+
+
+def test_with_redis_the_node_holding_the_connection_is_named_on_every_node(tmp_path: Path,
+                                                                          redis_server: RedisServer) -> None:
+    database = create_postgres_database()
+    shared = {"HERALD_REDIS_URL": redis_server.url}
+    a = HeraldServer(tmp_path / "a", database, **shared).start()
+    b = HeraldServer(tmp_path / "b", database, HERALD_MIGRATE_ON_START="false", **shared).start()
+    try:
+        on_a, on_b = signed_in(a, "alice"), signed_in(b, "bob")
+        user = "support-cluster-user"
+        with httpx.stream("GET", b.url + "/api/notifications/stream", timeout=30,
+                          headers={"Authorization": f"Bearer {b.token(user)}"}) as stream:
+            assert stream.status_code == 200
+            page_b = eventually(lambda: (p := on_b.get("/admin/users", params={"user": user}).text)
+                                and 'data-transport="sse"' in p and p)
+            node_b = re.search(r"bus node ([0-9a-f]+)", page_b).group(1)  # type: ignore[union-attr]
+            page_a = eventually(lambda: (p := on_a.get("/admin/users", params={"user": user}).text)
+                                and f"<code>{node_b}</code>" in p and p)
+            assert page_a, "node A does not name node B"
+            assert "Online now on 1 node" in page_a and "No open connection on this node" in page_a
+        on_a.close()
+        on_b.close()
+    finally:
+        a.stop()
+        b.stop()
+        drop_postgres_database(database)
