@@ -160,6 +160,9 @@ def test_the_admin_shows_each_attempt_with_its_answer(herald: HeraldServer, admi
                           and "delivered</td>" in p and p)
         assert page, "the attempts are not listed"
         assert "HTTP 500" in page and "HTTP 204" in page
+        assert admin.post(f"/admin/webhooks/{endpoint_id}/ping").status_code == 303
+        ping = eventually(lambda: receiver.events(event_type="ping"))
+        assert ping and ping[0].verified and ping[0].event["data"] == {"endpointId": endpoint_id}
         assert admin.post(f"/admin/webhooks/{endpoint_id}/disable").status_code == 303
         assert "disabled" in admin.get(f"/admin/webhooks/{endpoint_id}").text
     finally:

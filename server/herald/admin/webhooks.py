@@ -63,6 +63,13 @@ class WebhooksController(Controller):
     async def enable(self, request: Request, endpoint_id: str, admin: str) -> Response[str]:
         return await self._switch(request, endpoint_id, admin, True)
 
+    @post("/{endpoint_id:str}/ping")
+    async def ping(self, request: Request, endpoint_id: str) -> Response[str]:
+        """A ``ping`` event, to see the receiver answer (and verify the signature) without waiting for traffic."""
+        if not await services(request).webhooks.ping(endpoint_id):
+            raise not_found("No such webhook endpoint.")
+        return redirect(f"/admin/webhooks/{endpoint_id}")
+
     @post("/{endpoint_id:str}/delete")
     async def delete(self, request: Request, endpoint_id: str, admin: str) -> Response[str]:
         s = services(request)

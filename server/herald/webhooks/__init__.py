@@ -7,7 +7,8 @@
 
 Events: ``delivered`` (a client acknowledged the item, receipts.py), ``read`` (publish.py
 ``publish_read``), ``push.failed`` (a push that failed for good, push/sender.py), and
-``action`` and ``archived`` for the features that make them. Each is queued in the database
+``action`` and ``archived`` for the features that make them; ``ping`` when an operator tests an
+endpoint from the admin. Each is queued in the database
 (``webhook_deliveries``) and sent at least once, with the same ``webhook-id`` on every attempt.
 """
 from __future__ import annotations
@@ -38,6 +39,13 @@ class Webhooks:
     def emit(self, event_type: str, data: dict[str, Any] | None = None, **about: Any) -> None:
         """See ``Emitter.emit``: ``producer=``, or ``notification_id=``, or ``user_id=`` with ``item_id=``."""
         self.emitter.emit(event_type, data, **about)
+
+    async def ping(self, endpoint_id: str) -> bool:
+        """Queue a ``ping`` event for one endpoint (the admin's "send a test event"); False if there is no such one."""
+        queued = await self.emitter.queue_for(endpoint_id, "ping", {"endpointId": endpoint_id})
+        if queued:
+            self.sender.wake()
+        return queued
 
     async def start(self) -> None:
         await self.emitter.start()

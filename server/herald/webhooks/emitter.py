@@ -126,6 +126,21 @@ class Emitter:
         if written:
             self.wake_sender()
 
+    async def queue_for(self, endpoint_id: str, event_type: str, data: dict[str, Any]) -> bool:
+        """Queue one event for one endpoint now, whatever it subscribed to (a test event); False if it does not exist."""
+        now = now_ms()
+        body = msgspec.json.encode({"type": event_type, "timestamp": iso_time(now), "data": data}).decode()
+        async with self.db.write() as conn:
+            exists = (await conn.execute(select(webhook_endpoints.c.id).where(
+                webhook_endpoints.c.id == endpoint_id))).first()
+            if exists is None:
+                return False
+            await conn.execute(webhook_deliveries.insert().values(
+                id="msg_" + new_id(), endpoint_id=endpoint_id, type=event_type, body=body, status="pending",
+                attempts=0, created_at=now, next_attempt_at=now))
+        self.metrics.webhook_events.labels(event_type).inc()
+        return True
+
     async def _write(self, events: list[Event]) -> int:
         async with self.db.write() as conn:
             items = {e.item_id for e in events if e.producer is None and e.notification_id is None and e.item_id}
