@@ -116,6 +116,16 @@ class KeyStore:
                         found[producer] = f"key {name}"
         return found
 
+    async def producers(self) -> dict[str, str]:
+        """Every live key as its producer name (fingerprint) and a readable name, e.g. to attach webhooks to."""
+        found = {fingerprint(key): f"HERALD_API_KEYS #{i}" for i, key in enumerate(self.environment_keys, 1)}
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(api_keys.c.name, api_keys.c.key_hash).where(api_keys.c.revoked_at.is_(None))
+                                      .order_by(api_keys.c.created_at))
+            # A console key's fingerprint is the start of its stored hash (``fingerprint`` above).
+            found.update({key_hash[:16]: f"key {name}" for name, key_hash in rows})
+        return found
+
     async def verify(self, key: str) -> str | None:
         """The id of the live console key ``key`` is, or None."""
         if not key.startswith(KEY_PREFIX):

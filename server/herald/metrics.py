@@ -111,6 +111,14 @@ class Metrics:
             "herald_push_delivery_seconds", "From queueing a push to its acceptance by the push service, by provider "
             "(includes holds for a receipt and retries)", ["provider"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0), registry=r)
+        self.webhook_events = Counter(
+            "herald_webhook_events", "Webhook events queued, by type (one per event and endpoint)", ["type"], registry=r)
+        self.webhook_emit_errors = Counter(
+            "herald_webhook_emit_errors", "Webhook events lost before they were queued (database down, buffer full)",
+            registry=r)
+        self.webhook_attempts = Counter(
+            "herald_webhook_attempts", "Webhook HTTP attempts by outcome: delivered, retry, failed (gave up), refused "
+            "(address not allowed)", ["outcome"], registry=r)
         self.database_errors = Counter(
             "herald_database_errors", "Database failures by operation: request (answered 503), readiness, prune, schedule",
             ["operation"], registry=r)

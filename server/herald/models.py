@@ -320,3 +320,52 @@ scheduled_notifications = Table(
     Index("ix_scheduled_notifications_status_send_at", "status", "send_at"),
     Index("ix_scheduled_notifications_replace_key", "replace_key"),
 )
+
+# Webhooks out (herald/webhooks/): where a producer's backend hears what happened to its notifications.
+# ``producer`` is the API key's fingerprint (api_keys.fingerprint), the name every notification carries.
+# ``secret`` is the signing key (``whsec_...``), kept as is: Herald must sign with it, so a hash would not do.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("producer", String(64), nullable=False, index=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# One event for one endpoint: the durable queue (at-least-once). ``id`` is the ``webhook-id`` header, the
+# same on every attempt so a receiver can dedupe; ``body`` is the exact JSON sent each time. A sender claims
+# a row by moving ``next_attempt_at`` past its timeout; ``status`` is pending, delivered or failed.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("endpoint_id", String(26), ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("type", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False, index=True),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Index("ix_webhook_deliveries_status_due", "status", "next_attempt_at"),
+)
+
+# Each HTTP attempt of a delivery, for the admin's "recent attempts": status code or error, and latency.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(40), ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("endpoint_id", String(26), nullable=False),
+    Column("at", BigInteger, nullable=False, index=True),
+    Column("status_code", Integer),
+    Column("error", String(200)),
+    Column("latency_ms", Integer, nullable=False),
+    Index("ix_webhook_attempts_endpoint_at", "endpoint_id", "at"),
+)

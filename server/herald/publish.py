@@ -40,12 +40,13 @@ from herald.errors import invalid_request, not_found, too_many_requests, unavail
 from herald.fanout.base import BusEvent, Fanout
 from herald.inbox import Inbox, InboxWrite
 from herald.metrics import Metrics
-from herald.models import idempotency_keys, notifications
+from herald.models import idempotency_keys, inbox_items, notifications
 from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, new_id, now_ms
 
 if TYPE_CHECKING:
     from herald.push.service import PushService
+    from herald.webhooks import Webhooks
 
 log = logging.getLogger("herald.publish")
 
@@ -91,7 +92,7 @@ class Publisher:
     def __init__(self, db: Database, inbox: Inbox, audience: Audience, fanout: Fanout, metrics: Metrics,
                  idempotency_seconds: int, *, push: PushService | None = None, recorder: Recorder | None = None,
                  limiter: RateLimiter | None = None, publish_limit: Limit = NO_LIMIT,
-                 recipient_limit: Limit = NO_LIMIT) -> None:
+                 recipient_limit: Limit = NO_LIMIT, webhooks: Webhooks | None = None) -> None:
         self.db = db
         self.inbox = inbox
         self.audience = audience
@@ -103,6 +104,7 @@ class Publisher:
         self.limiter = limiter or MemoryRateLimiter()
         self.publish_limit = publish_limit
         self.recipient_limit = recipient_limit
+        self.webhooks = webhooks  # told of each item read (``read``)
 
     async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
         await self._check_rate(producer)
@@ -187,6 +189,9 @@ class Publisher:
         """Mark items read (all, for ``None``) and tell every connection of the user; returns the unread count."""
         if item_ids is not None and any("\x00" in item_id for item_id in item_ids):
             raise not_found("No such notification in your inbox.")  # ids never hold NUL; PostgreSQL could not even look
+        # "All read" records no ids: for webhooks, note which were unread (only when an endpoint listens).
+        unread_before = (await self._unread_ids(user_id) if item_ids is None and self.webhooks is not None
+                         and self.webhooks.wants("read") else [])
         result = await self.inbox.mark_read(user_id, item_ids)
         if result is None:
             raise not_found("No such notification in your inbox.")
@@ -195,7 +200,21 @@ class Publisher:
             await self._announce([_event(change)])
             if self.push is not None:
                 await self._sync_devices(user_id, change)
+            if self.webhooks is not None and self.webhooks.wants("read"):
+                read_at = now_ms()
+                for item_id in unread_before if item_ids is None else _read_body(change.payload).ids:
+                    self.webhooks.emit("read", {"readAt": read_at}, user_id=user_id, item_id=item_id)
         return unread
+
+    async def _unread_ids(self, user_id: str) -> list[str]:
+        try:
+            async with self.db.read() as conn:
+                return list((await conn.execute(select(inbox_items.c.id).where(
+                    inbox_items.c.user_id == user_id, inbox_items.c.read.is_(False)))).scalars())
+        except Exception:  # noqa: BLE001 - webhooks must not fail the read: these events are lost, logged
+            log.exception("listing unread items for read webhooks failed for %s", user_id)
+            self.metrics.webhook_emit_errors.inc()
+            return []
 
     async def _sync_devices(self, user_id: str, change: InboxWrite) -> None:
         """Phones that were pushed the items just read get a silent update, so their notifications go too."""

@@ -25,16 +25,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Annotated, Sequence
+from typing import TYPE_CHECKING, Annotated, Sequence
 
 import msgspec
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from herald.db import Database
 from herald.metrics import Metrics
 from herald.models import inbox_items
 from herald.tasks import cancel
 from herald.wire import now_ms
+
+if TYPE_CHECKING:
+    from herald.webhooks import Webhooks
 
 log = logging.getLogger("herald.receipts")
 
@@ -57,8 +61,10 @@ _STAMP = (update(inbox_items)
 
 
 class Receipts:
-    def __init__(self, db: Database, metrics: Metrics, flush_seconds: float = 0.25) -> None:
+    def __init__(self, db: Database, metrics: Metrics, flush_seconds: float = 0.25,
+                 webhooks: Webhooks | None = None) -> None:
         self.db = db
+        self.webhooks = webhooks  # told of each first receipt (``delivered``)
         self.metrics = metrics
         self.flush_seconds = flush_seconds
         self._pending: dict[tuple[str, str], int] = {}
@@ -96,10 +102,14 @@ class Receipts:
             return
         pending, self._pending, self._per_user = self._pending, {}, {}
         rows = [{"u": user_id, "i": item_id, "at": at} for (user_id, item_id), at in pending.items()]
+        first: list[tuple[str, str, str, int]] = []
         try:
             async with self.db.write() as conn:
                 for start in range(0, len(rows), FLUSH_CHUNK):
-                    await conn.execute(_STAMP, rows[start:start + FLUSH_CHUNK])
+                    chunk = rows[start:start + FLUSH_CHUNK]
+                    if self.webhooks is not None and self.webhooks.wants("delivered"):
+                        first += await _unstamped(conn, chunk)
+                    await conn.execute(_STAMP, chunk)
         except Exception:
             # Keep them for the next round (the earliest time of each stays), within the bound.
             for key, at in pending.items():
@@ -107,6 +117,10 @@ class Receipts:
                     break
                 self._pending.setdefault(key, at)
             raise
+        if self.webhooks is not None:
+            for user_id, item_id, notification_id, at in first:
+                self.webhooks.emit("delivered", {"deliveredAt": at}, user_id=user_id, item_id=item_id,
+                                   notification_id=notification_id)
 
     async def _run(self) -> None:
         while True:
@@ -119,3 +133,12 @@ class Receipts:
                 log.exception("writing delivery receipts failed")
                 self._wake.set()
                 await asyncio.sleep(RETRY_SECONDS)
+
+
+async def _unstamped(conn: AsyncConnection, rows: list[dict[str, object]]) -> list[tuple[str, str, str, int]]:
+    """Which of these receipts are their item's first (read inside the stamping transaction): one event each."""
+    wanted = {(row["u"], row["i"]): row["at"] for row in rows}
+    found = await conn.execute(select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.notification_id).where(
+        inbox_items.c.id.in_(sorted({str(row["i"]) for row in rows})), inbox_items.c.delivered_at.is_(None)))
+    return [(r.user_id, r.id, r.notification_id, int(wanted[r.user_id, r.id]))  # type: ignore[call-overload]
+            for r in found if (r.user_id, r.id) in wanted]

@@ -33,6 +33,7 @@ from herald.schedule import Scheduler
 from herald.settings import Settings
 from herald.tasks import cancel
 from herald.tokens import TokenSigner
+from herald.webhooks import Webhooks
 
 log = logging.getLogger("herald")
 KEY_USE_FLUSH_SECONDS = 1.0
@@ -57,6 +58,7 @@ class Services:
     admission: Admission
     retention: Retention
     scheduler: Scheduler
+    webhooks: Webhooks
     consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -68,15 +70,16 @@ class Services:
         limiter = build_limiter(settings.redis_url, metrics)
         inbox = Inbox(db, settings.group_window_seconds)
         audience = Audience(db)
+        webhooks = Webhooks(settings, db, metrics)  # told of receipts, reads and failed pushes after they commit
         # Pushes (Web Push, FCM, APNs) go to users the fan-out cannot reach; the publisher hands them over
         # after each commit, and each read, so that phones drop what was read elsewhere.
-        push = PushService(settings, db, inbox, fanout, metrics, limiter=limiter)
+        push = PushService(settings, db, inbox, fanout, metrics, limiter=limiter, webhooks=webhooks)
         admin = AdminServices(db, fanout, metrics)
         publisher = Publisher(
             db, inbox, audience, fanout, metrics, settings.idempotency_seconds, push=push, recorder=admin.deliveries,
             limiter=limiter, publish_limit=Limit("publish", settings.publish_rate_per_second, settings.publish_burst),
             recipient_limit=Limit("recipient_live", settings.recipient_live_per_minute / 60,
-                                  settings.recipient_live_per_minute))
+                                  settings.recipient_live_per_minute), webhooks=webhooks)
         # A publish with sendAt waits in the scheduler, whichever way it came (API, admin, a log consumer).
         scheduler = publisher.scheduler = Scheduler(db, publisher, metrics, poll_seconds=settings.schedule_poll_seconds)
         consumers = build_consumers(settings, publisher, db, metrics)  # empty unless a log source is configured
@@ -84,7 +87,8 @@ class Services:
             consumers=consumers,
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience, keys=KeyStore(db, settings.api_keys),
-            publisher=publisher, scheduler=scheduler, push=push, admin=admin, receipts=Receipts(db, metrics),
+            publisher=publisher, scheduler=scheduler, push=push, admin=admin,
+            receipts=Receipts(db, metrics, webhooks=webhooks), webhooks=webhooks,
             limiter=limiter,
             admission=Admission(settings, limiter, metrics),
             retention=Retention(inbox, publisher, metrics, retention_seconds=settings.retention_seconds,
@@ -102,6 +106,7 @@ class Services:
         self._tasks.append(asyncio.create_task(self.retention.run_forever(), name="herald-prune"))
         self._tasks.append(asyncio.create_task(self.metrics.sync_forever(), name="herald-metrics"))
         self._tasks.append(asyncio.create_task(self._flush_key_use_forever(), name="herald-key-use"))
+        await self.webhooks.start()
         await self.push.start()
         await self.admin.start()
         await self.receipts.start()
@@ -124,6 +129,7 @@ class Services:
         await self.receipts.stop()
         await self.admin.stop()
         await self.push.stop()
+        await self.webhooks.stop()  # after every part that emits
         await self.fanout.stop()
         await self.limiter.close()
         await self.db.close()

@@ -143,6 +143,21 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """How long a push to a user who was online at publish waits for a client's delivered receipt; without one
     by then it is sent as if the user had been offline. 0 turns this off: online users get no push at all."""
 
+    webhook_timeout_seconds: float = 10.0
+    """Time limit of one webhook request (connect, send, answer); a slower receiver counts as a failed attempt."""
+
+    webhook_max_attempts: int = 12
+    """Attempts per webhook event before it is marked failed (about 2.7 hours with the default delays)."""
+
+    webhook_retry_base_seconds: float = 5.0
+    """First retry delay after a non-2xx answer, timeout or connection error; doubles per attempt, with jitter."""
+
+    webhook_retry_max_seconds: float = 3600.0
+    """Longest delay between two attempts of one webhook event."""
+
+    webhook_keep_seconds: int = 7 * 24 * 3600
+    """How long delivered and failed webhook events, and their attempts, stay listed in the admin."""
+
     push_icon_url: str = "/api/push/icon.png"
     """Icon of system notifications; set your product's logo URL."""
 
@@ -327,6 +342,10 @@ def _check(settings: Settings) -> Settings:
     _check_push(settings)
     _check_limits(settings)
     _check_consume(settings)
+    for name in ("webhook_timeout_seconds", "webhook_max_attempts", "webhook_retry_base_seconds",
+                 "webhook_retry_max_seconds", "webhook_keep_seconds"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be positive")
     if settings.secret and len(settings.secret) < 32:
         # HS256 wants a key at least as long as its output (RFC 7518 section 3.2).
         raise SettingsError(f"{PREFIX}SECRET must be at least 32 characters")

@@ -169,6 +169,11 @@ def test_hostile_titles_show_as_text_everywhere(context: BrowserContext, browser
         expect(page.locator("dd.body")).to_have_text(HOSTILE)
         expect(page.locator("main b, main script")).to_have_count(0)
         assert page.evaluate("window.__pwned") is None
+        # The support page of the recipient lists the item, as text too.
+        page.goto(admin_server.url + "/admin/users?user=" + user_id)
+        expect(page.locator(f'tr[data-item="{sent["id"]}"] td.title a')).to_have_text(HOSTILE)
+        expect(page.locator("main b, main script")).to_have_count(0)
+        assert page.evaluate("window.__pwned") is None
 
         compose(page, admin_server, HOSTILE, users=user_id, body=HOSTILE, priority="urgent")
         expect(page.locator("#preview .preview-toast .title")).to_have_text(HOSTILE)

@@ -40,6 +40,8 @@ from herald.admin.notifications import NotificationsController
 from herald.admin.pages import ADMIN_COOKIE, CSRF_COOKIE, CSRF_HEADER, PUBLIC, redirect, render
 from herald.admin.scheduled import ScheduledController
 from herald.admin.send import SendController
+from herald.admin.users import UsersController
+from herald.admin.webhooks import WebhooksController
 from herald.errors import HeraldError
 from herald.settings import Settings
 
@@ -68,7 +70,8 @@ def admin_router(settings: Settings) -> Router:
         path="/admin",
         route_handlers=[LoginController, DashboardController, SendController, NotificationsController,
                         GroupsController, TopicsController, KeysController, AuditController,
-                        DeadLettersController, DevicesController, ScheduledController],
+                        DeadLettersController, DevicesController, ScheduledController, WebhooksController,
+                        UsersController],
         middleware=[security_headers, DefineMiddleware(CSRFMiddleware, config=csrf)],
         guards=[require_admin],
         dependencies={"admin": Provide(current_admin, sync_to_thread=False)},

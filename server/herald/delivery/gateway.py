@@ -56,6 +56,7 @@ class Gateway:
         self.sweep_seconds = min(1.0, heartbeat_seconds / 3)
         self._stats: dict[str, Stats] = {}
         self._open: dict[Connection, str] = {}  # connection -> transport
+        self._opened_at: dict[Connection, float] = {}  # connection -> epoch seconds, for the admin's support page
         self._of_user: dict[str, dict[Connection, None]] = {}  # oldest first
         self._pumps: set[asyncio.Task[None]] = set()
         self._starts = StartLoader(inbox)
@@ -65,6 +66,11 @@ class Gateway:
     @property
     def connections(self) -> int:
         return len(self._open)
+
+    def connections_of(self, user_id: str) -> list[tuple[str, float, tuple[str, ...]]]:
+        """This node's open connections of one user, oldest first: (transport, opened at in epoch seconds, channels)."""
+        return [(self._open[conn], self._opened_at.get(conn, 0.0), conn.channels)
+                for conn in self._of_user.get(user_id, ()) if conn in self._open]
 
     def stats(self, transport: str) -> Stats:
         return self._stats.setdefault(transport, Stats())
@@ -96,6 +102,7 @@ class Gateway:
         # Attach before reading the inbox, so nothing committed in between is missed.
         self.fanout.attach(user_id, conn)
         self._open[conn] = transport
+        self._opened_at[conn] = time.time()
         self.metrics.connections.labels(transport).inc()
         mine = self._of_user.setdefault(user_id, {})
         mine[conn] = None
@@ -147,6 +154,7 @@ class Gateway:
 
     def _closed(self, conn: Connection) -> None:
         transport = self._open.pop(conn, None)
+        self._opened_at.pop(conn, None)
         if transport is None:
             return
         self.leave(conn, conn.channels)

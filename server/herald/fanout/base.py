@@ -95,6 +95,10 @@ class Fanout(abc.ABC):
         """Which of these users have a live connection. Here: in this process; a multi-process bus asks them all."""
         return {user_id for user_id in user_ids if user_id in self._listeners}
 
+    async def nodes_of(self, user_id: str) -> list[str]:
+        """The nodes holding a live connection of this user (for the admin's support page). Here: this process."""
+        return ["this process"] if self.online_here(user_id) else []
+
     async def presence(self) -> Presence:
         """Users online everywhere this bus reaches (for the admin dashboard). Here: this process."""
         return Presence(len(self._listeners), {"this process": len(self._listeners)})

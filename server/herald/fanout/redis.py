@@ -152,6 +152,22 @@ class RedisFanout(Fanout):
             found.update(user for user, here in zip(others, flags) if here)
         return found
 
+    async def nodes_of(self, user_id: str) -> list[str]:
+        """The live nodes whose presence set holds the user (this node answers from memory if Redis cannot)."""
+        here = [self.node_id] if self.online_here(user_id) else []
+        try:
+            nodes = [node.decode() for node in
+                     await self.redis.zrangebyscore(NODES, time.time() - PRESENCE_TTL_SECONDS, "+inf")]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for node in nodes:
+                    pipe.sismember(f"herald:node:{node}:users", user_id)
+                answers = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("presence unavailable (%s): answering for this node only", exc)
+            self._count_error("presence")
+            return here
+        return sorted(set(here) | {node for node, member in zip(nodes, answers) if member})
+
     async def presence(self) -> Presence:
         """Distinct users online across the live nodes (a union of their sets), and users per node."""
         try:

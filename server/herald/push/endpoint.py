@@ -76,24 +76,29 @@ def _is_loopback_name(host: str) -> bool:
     return host == "localhost" or host.endswith(".localhost")
 
 
-def check_endpoint(endpoint: str, *, production: bool, hosts: tuple[str, ...]) -> None:
-    """Raise a 400 ``invalid_request`` unless Herald may POST pushes to ``endpoint``."""
-    if len(endpoint) > MAX_ENDPOINT_LENGTH:
-        raise invalid_request(f'"endpoint" must be at most {MAX_ENDPOINT_LENGTH} characters.')
-    if not endpoint.isascii() or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in endpoint):
-        raise invalid_request('"endpoint" must be an ASCII URL without spaces or control characters.')
+def check_url(url: str, *, production: bool, field: str = "endpoint") -> bool:
+    """Raise a 400 ``invalid_request`` unless ``url`` is an http(s) URL Herald may contact at all; True if loopback.
+
+    Shared by push endpoints and webhook URLs (herald/webhooks/): private, link-local, metadata,
+    multicast and unspecified addresses are refused, loopback in production only.
+    """
+    name = f'"{field}"'
+    if len(url) > MAX_ENDPOINT_LENGTH:
+        raise invalid_request(f"{name} must be at most {MAX_ENDPOINT_LENGTH} characters.")
+    if not url.isascii() or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise invalid_request(f"{name} must be an ASCII URL without spaces or control characters.")
     try:
-        parts = urlsplit(endpoint)
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise invalid_request('"endpoint" is not a valid URL.') from None
+        raise invalid_request(f"{name} is not a valid URL.") from None
     host = (parts.hostname or "").rstrip(".")
     if parts.scheme not in ("https", "http") or not host:
-        raise invalid_request('"endpoint" must be an absolute https URL.')
+        raise invalid_request(f"{name} must be an absolute https URL.")
     if parts.username is not None or parts.password is not None or parts.fragment:
-        raise invalid_request('"endpoint" must not carry credentials or a fragment.')
+        raise invalid_request(f"{name} must not carry credentials or a fragment.")
     if port == 0:
-        raise invalid_request('"endpoint" has an invalid port.')
+        raise invalid_request(f"{name} has an invalid port.")
     try:
         ip: IPAddress | None = ipaddress.ip_address(host)
     except ValueError:
@@ -101,22 +106,30 @@ def check_endpoint(endpoint: str, *, production: bool, hosts: tuple[str, ...]) -
     if ip is not None:
         kind = address_kind(ip)
         if kind in ("private", "metadata"):
-            raise invalid_request(f'"endpoint" points at a {kind} address, which Herald never contacts.')
+            raise invalid_request(f"{name} points at a {kind} address, which Herald never contacts.")
         loopback = kind == "loopback"
     else:
         labels = host.split(".")
         # Real DNS names only: no numeric last label, so "2130706433" or "0x7f.1" cannot smuggle an IP in.
         if not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit() or labels[-1].startswith("0x"):
-            raise invalid_request('"endpoint" must name its host with a DNS name or an IP address.')
+            raise invalid_request(f"{name} must name its host with a DNS name or an IP address.")
         if host in METADATA_HOSTS:
-            raise invalid_request('"endpoint" points at a metadata service, which Herald never contacts.')
+            raise invalid_request(f"{name} points at a metadata service, which Herald never contacts.")
         loopback = _is_loopback_name(host)
     if loopback:
         if production:
-            raise invalid_request('"endpoint" points at this machine, which is allowed in development only.')
-        return
+            raise invalid_request(f"{name} points at this machine, which is allowed in development only.")
+        return True
     if parts.scheme != "https":
-        raise invalid_request('"endpoint" must use https.')
+        raise invalid_request(f"{name} must use https.")
+    return False
+
+
+def check_endpoint(endpoint: str, *, production: bool, hosts: tuple[str, ...]) -> None:
+    """Raise a 400 ``invalid_request`` unless Herald may POST pushes to ``endpoint``."""
+    if check_url(endpoint, production=production):
+        return
+    host = (urlsplit(endpoint).hostname or "").rstrip(".")
     if not any(host == known or host.endswith("." + known) for known in hosts):
         raise invalid_request(f'"endpoint" host {host!r} is not a known push service (HERALD_PUSH_ENDPOINT_HOSTS).')
 
@@ -142,3 +155,13 @@ class SafeResolver(AbstractResolver):
 async def refuse_redirect(*_: Any) -> None:
     """aiohttp trace hook: a push service answers 201, it never redirects; a redirect is an SSRF attempt."""
     raise EndpointRefused("the push endpoint answered with a redirect")
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Whether a failed request failed because ``SafeResolver`` (or a redirect) refused its address."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, EndpointRefused) or isinstance(getattr(seen, "os_error", None), EndpointRefused):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

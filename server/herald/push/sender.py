@@ -26,7 +26,7 @@ import contextlib
 import logging
 import random
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -39,6 +39,9 @@ from herald.settings import Settings
 from herald.tasks import cancel, wait_event
 from herald.wire import now_ms
 
+if TYPE_CHECKING:
+    from herald.webhooks import Webhooks
+
 log = logging.getLogger("herald.push")
 
 BATCH = 100
@@ -47,8 +50,10 @@ NOT_AN_ITEM = frozenset({DIGEST_ITEM, READ_ITEM})
 
 
 class PushSender:
-    def __init__(self, settings: Settings, db: Database, metrics: Metrics, provider: Provider) -> None:
+    def __init__(self, settings: Settings, db: Database, metrics: Metrics, provider: Provider,
+                 webhooks: Webhooks | None = None) -> None:
         self.settings = settings
+        self.webhooks = webhooks  # told of each push that failed for good (``push.failed``)
         self.db = db
         self.metrics = metrics
         self.provider = provider
@@ -184,6 +189,8 @@ class PushSender:
                     else:
                         settlement.retries.append((job.id, due))
             settlement.add(job, kind, outcome.reason, now)
+            if kind in FAILED and job.item_id not in NOT_AN_ITEM:
+                settlement.failures.append(Outcome(job, kind, reason=outcome.reason))  # type: ignore[arg-type]
         async with self.db.write() as conn:
             await settlement.write(conn, self.db)
         # Counted once written down, so a metric never runs ahead of the database.
@@ -193,6 +200,12 @@ class PushSender:
             self.metrics.push_results.labels(provider, kind).inc(count)
         for created_at in settlement.delivered_created:
             self.metrics.push_delivery_seconds.labels(provider).observe(max(0, now - created_at) / 1000)
+        if self.webhooks is not None:
+            for outcome in settlement.failures:
+                job = outcome.job
+                self.webhooks.emit("push.failed", {"provider": provider, "result": outcome.kind,
+                                                   "reason": outcome.reason}, user_id=job.user_id,
+                                   item_id=job.item_id, notification_id=job.notification_id)
 
 
 class Settlement:
@@ -208,6 +221,7 @@ class Settlement:
         self.results: dict[tuple[str, str], list[int]] = {}
         self.counts: dict[str, int] = {}
         self.delivered_created: list[int] = []
+        self.failures: list[Outcome] = []  # pushes of inbox items that failed for good, for webhooks
 
     def add(self, job: Job, kind: str, reason: str | None, now: int) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1

@@ -34,7 +34,7 @@ notification (it is in the inbox). "Online" is asked through
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -55,6 +55,9 @@ from herald.push.webpush import WebPushProvider
 from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from herald.settings import Settings
 from herald.wire import PRIORITY_RANK, new_id, now_ms
+
+if TYPE_CHECKING:
+    from herald.webhooks import Webhooks
 
 __all__ = ["PushService", "Subscription", "check_keys", "check_native_push"]
 
@@ -106,7 +109,7 @@ def check_native_push(settings: Settings) -> list[Provider]:
 class PushService:
     def __init__(self, settings: Settings, db: Database, inbox: Inbox, fanout: Fanout, metrics: Metrics,
                  keys: VapidKeys | None = None, limiter: RateLimiter | None = None,
-                 native: Sequence[Provider] | None = None) -> None:
+                 native: Sequence[Provider] | None = None, webhooks: Webhooks | None = None) -> None:
         self.settings = settings
         self.limiter = limiter or MemoryRateLimiter()
         self.db = db
@@ -119,7 +122,8 @@ class PushService:
         providers = [WebPushProvider(settings, self.keys),
                      *(check_native_push(settings) if native is None else native)]
         self.providers: dict[str, Provider] = {provider.name: provider for provider in providers}
-        self.senders = {name: PushSender(settings, db, metrics, provider) for name, provider in self.providers.items()}
+        self.senders = {name: PushSender(settings, db, metrics, provider, webhooks)
+                        for name, provider in self.providers.items()}
         self.devices = DeviceRegistry(db)
         self.read_state = ReadSync(db, self.providers, settings.push_ttl_seconds, self.wake)
 

@@ -15,7 +15,7 @@ import aiohttp
 from pywebpush import WebPushException, webpush_async
 
 from herald.errors import HeraldError
-from herald.push.endpoint import EndpointRefused, SafeResolver, check_endpoint, refuse_redirect
+from herald.push.endpoint import SafeResolver, check_endpoint, is_refusal, refuse_redirect
 from herald.push.message import DIGEST_TAG, URGENCY, digest_message, push_message, topic_for
 from herald.push.provider import Job, Outcome, Prepared, Provider, Subscription, retry_after
 from herald.push.vapid import VapidKeys
@@ -81,7 +81,7 @@ class WebPushProvider(Provider):
         except WebPushException as exc:
             return self._classify(job, exc.response)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            if _is_refusal(exc):
+            if is_refusal(exc):
                 log.warning("push endpoint refused at send time: %s", exc)
                 return Outcome(job, "refused", reason="address not allowed")
             log.info("push to %s failed (%s); will retry", _origin(target.endpoint), exc)
@@ -99,15 +99,6 @@ class WebPushProvider(Provider):
         assert isinstance(job.target, Subscription)
         log.warning("push service %s answered %s; dropping the push", _origin(job.target.endpoint), status)
         return Outcome(job, "rejected", reason=str(status))
-
-
-def _is_refusal(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, EndpointRefused) or isinstance(getattr(seen, "os_error", None), EndpointRefused):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _origin(endpoint: str) -> str:

@@ -147,7 +147,7 @@ def test_delivery_counts_show_live_recipients_and_reads(admin: AdminClient, serv
     items = httpx.get(server.url + "/api/notifications", headers={"Authorization": f"Bearer {token}"}).json()["items"]
     httpx.post(f"{server.url}/api/notifications/{items[0]['id']}/read", headers={"Authorization": f"Bearer {token}"})
     assert re.search(r'data-k="read">1<', _delivery(admin, sent))
-    assert f"Read by {user_id}" in _delivery(admin, sent)
+    assert f'Read by <a href="/admin/users?user={user_id}">{user_id}</a>' in _delivery(admin, sent)
     row = re.search(rf'<tr data-id="{sent}">(.*?)</tr>', admin.get("/admin/notifications/rows").text, re.S)
     # recipients, live, pushed, pending, sent, delivered (read proves it), read
     assert row and [int(n) for n in re.findall(r'class="num">(\d+)<', row.group(1))] == [2, 1, 0, 0, 2, 1, 1]
