@@ -40,7 +40,7 @@ from herald.inbox import Inbox, InboxWrite
 from herald.metrics import Metrics
 from herald.models import idempotency_keys, notifications
 from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
-from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, new_id, now_ms
+from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, expiry_ms, new_id, now_ms
 
 if TYPE_CHECKING:
     from herald.push.service import PushService
@@ -112,7 +112,8 @@ class Publisher:
                 return earlier
             self.metrics.publishes.labels(_target_kind(request)).inc()
             self.metrics.inbox_writes.inc(len(deliveries))
-            pushes = await self._fan_out(deliveries, accepted, response.id)
+            pushes = await self._fan_out(deliveries, accepted, response.id, silent=request.silent,
+                                         expires_at=expiry_ms(request, int(accepted * 1000)))
             if self.recorder is not None:
                 self.recorder.record(response.id, deliveries, pushes)
             return response
@@ -165,6 +166,20 @@ class Publisher:
         except Exception:  # noqa: BLE001 - the read committed; only the phones' clean-up is lost
             log.exception("queueing read updates to devices failed for %s", user_id)
 
+    async def publish_changes(self, changes: list[InboxWrite]) -> None:
+        """Announce committed ``retract`` changes, and tell the devices and browsers no tab can reach.
+
+        The retraction committed before this is called (retraction.py): like ``_announce``, never raises.
+        """
+        if not changes:
+            return
+        await self._announce([_event(change) for change in changes])
+        if self.push is not None:
+            try:
+                await self.push.sync_retract({c.user_id: _read_body(c.payload).ids for c in changes})
+            except Exception:  # noqa: BLE001 - the retract committed; only the shown notifications stay
+                log.exception("queueing retract pushes failed for %d users", len(changes))
+
     async def _announce(self, events: list[BusEvent]) -> None:
         """Offer committed changes to the bus. Never raises: what committed stands, whatever the bus does.
 
@@ -179,16 +194,21 @@ class Publisher:
             log.warning("fan-out failed for %d events (%s); clients will recover from the inbox", len(events), exc)
 
     async def _fan_out(self, deliveries: list[InboxWrite], accepted: float = 0.0,
-                       notification_id: str | None = None) -> int:
-        """Offer the deliveries to live connections and queue pushes for the rest; returns pushes queued."""
-        try:
-            deliveries = await self._quiet_excess(deliveries)
-        except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
-            log.exception("per-recipient limit failed; delivering %d items with toasts", len(deliveries))
-        await self._announce([_event(d, accepted) for d in deliveries])
-        if self.push is not None:
+                       notification_id: str | None = None, *, silent: bool = False,
+                       expires_at: int | None = None) -> int:
+        """Offer the deliveries to live connections and queue pushes for the rest; returns pushes queued.
+
+        A silent update alerts nobody: no quiet marking (it makes no toast to count), no push.
+        """
+        if not silent:
             try:
-                return await self.push.enqueue(deliveries, notification_id)
+                deliveries = await self._quiet_excess(deliveries)
+            except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
+                log.exception("per-recipient limit failed; delivering %d items with toasts", len(deliveries))
+        await self._announce([_event(d, accepted) for d in deliveries])
+        if self.push is not None and not silent:
+            try:
+                return await self.push.enqueue(deliveries, notification_id, expires_at=expires_at)
             except Exception:  # noqa: BLE001 - the 202 stands: the inbox has every item, only the push is lost
                 log.exception("queueing pushes failed for %d deliveries", len(deliveries))
         return 0
@@ -231,6 +251,7 @@ class Publisher:
             "id": new_id(), "type": request.type, "title": request.title, "body": request.body,
             "priority": request.priority, "group_key": request.group_key, "url": request.url,
             "data": request.data, "actor": request.actor, "producer": producer, "created_at": now,
+            "replace_key": request.replace_key, "silent": request.silent or None, "expires_at": expiry_ms(request, now),
         }
         async with self.db.write() as conn:
             if request.idempotency_key is not None:
