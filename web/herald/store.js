@@ -50,11 +50,14 @@ export class InboxStore {
   merge(item, pos) {
     const old = this.#items.get(item.id);
     if (old) {
-      // A bigger or newer group under the same id: the server updated it in place.
+      // A bigger or newer group, or a newer version of a replace key, under the same id: updated in place.
       if (item.groupCount > old.groupCount || item.timestamp > old.timestamp) {
-        // Read never goes back to unread: the server only groups into unread items.
-        this.#items.set(item.id, { ...item, read: item.read || old.read });
+        // A group only grows into unread items; a replaced item is as read as the server says (unread again,
+        // unless the update was silent).
+        const read = item.replaceKey ? item.read : item.read || old.read;
+        this.#items.set(item.id, { ...item, read });
         this.#sorted = null;
+        if (old.read && !read && pos && (this.#basePos === null || after(pos, this.#basePos))) this.#fresh.set(item.id, pos);
         return 'update';
       }
       if (!item.read || old.read) return 'duplicate';
@@ -92,6 +95,20 @@ export class InboxStore {
     }
     if (!ids) this.#base = 0;
     return changed;
+  }
+
+  /** Retracted or expired: gone from the list. @param {string[]} ids @returns {string[]} those this tab had */
+  remove(ids) {
+    const removed = [];
+    for (const id of ids) {
+      const item = this.#items.get(id);
+      if (!item) continue;
+      if (!item.read && !this.#fresh.delete(id)) this.#base = Math.max(0, this.#base - 1);
+      this.#items.delete(id);
+      removed.push(id);
+    }
+    if (removed.length) this.#sorted = null;
+    return removed;
   }
 
   /** Move the resume cursor forward, never back. @param {string} cursor */

@@ -1,4 +1,5 @@
-/** System notifications for a hidden tab, tagged as the worker tags pushes; the bridge to push.js. */
+/** System notifications for a hidden tab, tagged as the worker tags pushes; the bridge to push.js.
+ * A newer version of a replace key takes its predecessor's tag, so it replaces the shown one. */
 import { groupTitle, safeUrl } from './format.js';
 
 /** @typedef {import('./format.js').Notification} Item */
@@ -43,7 +44,7 @@ export class SystemNotifier {
     const { text, more } = groupTitle(item);
     const title = more ? `${text} (${more})` : text;
     const options = {
-      body: item.body, tag: item.groupKey || item.id, requireInteraction: item.priority === 'urgent',
+      body: item.body, tag: item.replaceKey || item.groupKey || item.id, requireInteraction: item.priority === 'urgent',
       data: { id: item.id, url: safeUrl(item.url) },
     };
     try {
