@@ -8,23 +8,23 @@ import httpx
 from playwright.sync_api import BrowserContext, expect
 
 from tests.e2e.center import Center, keep_toasts, recording_context, send, sign_in
-from tests.e2e.test_service_worker import App, app, push_service, register  # noqa: F401 - fixtures used below
+from tests.e2e.test_service_worker import App, app, push_service, register  # noqa: F401 - its fixtures too
 from tests.herald_server import HeraldServer
 
 LISTED = """() => navigator.serviceWorker.ready
     .then(r => r.getNotifications()).then(list => list.map(n => ({ tag: n.tag, id: n.data.id, body: n.body })))"""
 
 
-def test_three_status_updates_leave_one_item_and_one_notification_with_the_last(app: App) -> None:
+def test_three_status_updates_leave_one_item_and_one_notification_with_the_last(app: App) -> None:  # noqa: F811
     app.close(register(app))  # away: every status arrives as a push the worker shows
     app.subscribe_on_server()
     ids = []
     for status in ("Confirmed", "Shipped", "Delivered"):
-        item_id, message = app.publish(type="order.status", title=f"Order #1042: {status}", body=status,
-                                       priority="high", replaceKey="order:1042", url="/app/orders/1042")
+        _, message = app.publish(type="order.status", title=f"Order #1042: {status}", body=status,
+                                 priority="high", replaceKey="order:1042", url="/app/orders/1042")
         ids.append(message["notification"]["id"])
         app.deliver(message)
-        app.wait_for(lambda: [n for n in app.notifications() if n["body"] == status], what=f"the {status} one")
+        app.wait_for(lambda body=status: [n for n in app.notifications() if n["body"] == body], what=status)
     assert len(set(ids)) == 1, "every status is the one item, updated in place"
     (shown,) = app.notifications()
     assert shown["title"] == "Order #1042: Delivered" and shown["tag"] == "order:1042"
@@ -33,7 +33,7 @@ def test_three_status_updates_leave_one_item_and_one_notification_with_the_last(
     assert [item["title"] for item in inbox["items"]] == ["Order #1042: Delivered"] and inbox["unreadCount"] == 1
 
 
-def test_a_retract_push_closes_the_notification_of_a_user_with_no_tab(app: App) -> None:
+def test_a_retract_push_closes_the_notification_of_a_user_with_no_tab(app: App) -> None:  # noqa: F811
     app.close(register(app))
     app.subscribe_on_server()
     item_id, message = app.publish(type="t", title="Sent by mistake", priority="high")

@@ -16,7 +16,15 @@ from pywebpush import WebPushException, webpush_async
 
 from herald.errors import HeraldError
 from herald.push.endpoint import EndpointRefused, SafeResolver, check_endpoint, refuse_redirect
-from herald.push.message import DIGEST_TAG, URGENCY, collapse_key, digest_message, push_message, retract_message, topic_for
+from herald.push.message import (
+    DIGEST_TAG,
+    URGENCY,
+    collapse_key,
+    digest_message,
+    push_message,
+    retract_message,
+    topic_for,
+)
 from herald.push.provider import Job, Outcome, Prepared, Provider, Subscription, retry_after
 from herald.push.vapid import VapidKeys
 from herald.settings import Settings
