@@ -98,7 +98,7 @@ class Metrics:
             "offline users over the per-recipient limit", registry=r)
         self.push_sent = Counter(
             "herald_push_sent", "Push attempts of every provider by outcome: delivered, retry, gone, rejected, "
-            "refused, expired, gave_up, read, acked", ["outcome"], registry=r
+            "refused, expired, gave_up, read, acked, retracted", ["outcome"], registry=r
         )
         self.push_results = Counter(
             "herald_push_results", "Push attempts by provider (webpush, fcm, apns) and outcome: delivered is "
@@ -112,7 +112,7 @@ class Metrics:
             "(includes holds for a receipt and retries)", ["provider"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0), registry=r)
         self.database_errors = Counter(
-            "herald_database_errors", "Database failures by operation: request (answered 503), readiness, prune",
+            "herald_database_errors", "Database failures by operation: request (answered 503), readiness, prune, expire",
             ["operation"], registry=r)
         self.redis_errors = Counter(
             "herald_redis_errors", "Redis failures by operation: publish (fan-out), subscribe, presence, ratelimit, readiness",
