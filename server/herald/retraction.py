@@ -38,6 +38,11 @@ from herald.wire import Target, encoder, now_ms
 
 log = logging.getLogger("herald.retraction")
 
+# Each sweep looks only at notifications that expired since shortly before the previous one (the first
+# sweep of a process looks at all): expired rows stay until retention, and rescanning them every second
+# would grow with them. The margin covers a publish whose transaction was still open during that sweep.
+SWEEP_OVERLAP_MS = 5 * 60 * 1000
+
 
 class Retractions:
     def __init__(self, db: Database, inbox: Inbox, audience: Audience, publisher: Publisher, metrics: Metrics,
@@ -48,6 +53,7 @@ class Retractions:
         self.publisher = publisher
         self.metrics = metrics
         self.sweep_interval_seconds = sweep_interval_seconds
+        self._swept_until: int | None = None  # this process's previous sweep; None: look at everything
 
     async def by_notification(self, notification_id: str) -> int:
         """Remove the items this notification is the current version of, from every inbox; 404 if unknown."""
@@ -79,9 +85,18 @@ class Retractions:
         """Remove every item whose notification has expired; returns how many this call removed."""
         now = now_ms()
         due = select(notifications.c.id).where(notifications.c.expires_at <= now)
+        if self._swept_until is not None:
+            due = due.where(notifications.c.expires_at > self._swept_until - SWEEP_OVERLAP_MS)
+        doomed = inbox_items.c.notification_id.in_(due.scalar_subquery())
+        # A read first: most sweeps find nothing, and SQLite's one writer is better left to publishes.
+        async with self.db.read() as conn:
+            found = (await conn.execute(select(inbox_items.c.id).where(doomed).limit(1))).first()
+        if found is None:
+            self._swept_until = now
+            return 0
         async with self.db.write() as conn:
-            changes = await self._remove(conn, inbox_items.c.notification_id.in_(due.scalar_subquery()), "expired",
-                                         now)
+            changes = await self._remove(conn, doomed, "expired", now)
+        self._swept_until = now
         await self.publisher.publish_changes(changes)
         removed = _removed(changes)
         if removed:
