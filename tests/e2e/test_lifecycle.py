@@ -5,9 +5,10 @@ import time
 from typing import Callable
 
 import httpx
+import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.e2e.center import Center, keep_toasts, recording_context, send, sign_in
+from tests.e2e.center import Center, keep_toasts, recording_context, send, sign_in, use_transport, wait_for_transport
 from tests.e2e.test_service_worker import App, app, push_service, register  # noqa: F401 - its fixtures too
 from tests.herald_server import HeraldServer
 
@@ -129,3 +130,27 @@ def test_status_updates_replace_the_item_and_its_toast_and_a_silent_one_alerts_n
     expect(center.items).to_have_count(1)
     expect(center.item("Upload: done")).to_have_count(1)
     center.expect_unread(1)  # a new version is news: unread again
+
+
+@pytest.mark.parametrize("transport", ["sse", "websocket", "poll"])
+def test_replace_and_retract_reach_the_page_on_every_transport(new_context: Callable[..., BrowserContext],
+                                                               web_server: HeraldServer, user_id: str,
+                                                               transport: str) -> None:
+    context = new_context()
+    if transport == "poll":
+        # A proxy that refuses streaming: the client falls back to long polling.
+        context.route("**/api/notifications/stream*", lambda route: route.abort())
+    center = sign_in(context, web_server, user_id)
+    if transport == "websocket":
+        use_transport(center.page, "websocket")
+    wait_for_transport(center.page, transport)
+    center.open()
+    first = send(web_server, user_id, "Order #9: confirmed", replaceKey="order:9")
+    send(web_server, user_id, "Order #9: shipped", replaceKey="order:9")
+    expect(center.item("Order #9: shipped")).to_have_count(1)
+    expect(center.items).to_have_count(1)
+    expect(center.item("Order #9")).to_have_attribute("data-id", first)
+    httpx.post(f"{web_server.url}/api/retract", json={"replaceKey": "order:9", "to": {"users": [user_id]}},
+               headers=web_server.headers())
+    expect(center.items).to_have_count(0, timeout=3000)
+    center.expect_unread(0)

@@ -61,7 +61,8 @@ async def publish(inbox: Inbox, users: list[str], title: str = "hello", **fields
 
 
 async def items(inbox: Inbox, user: str) -> list[dict[str, Any]]:
-    return [json.loads(payload) for _, _, kind, payload in await inbox.items_after(user, 0, 100) if kind == "notification"]
+    replayed = await inbox.items_after(user, 0, 100)
+    return [json.loads(payload) for _, _, kind, payload in replayed if kind == "notification"]
 
 
 async def test_a_replace_key_updates_the_one_item_in_place(parts: tuple[Inbox, Retractions, Bus]) -> None:

@@ -28,5 +28,6 @@ def test_items_survive_0008_up_and_down(url: str) -> None:  # noqa: F811
     assert tables["notifications"] == {c.name for c in notifications.columns}
     command.downgrade(alembic_config(url), BEFORE)
     rows, tables = run(url, "SELECT id FROM inbox_items")
-    assert rows == [("n1",)] and "replace_key" not in tables["inbox_items"] and "expires_at" not in tables["notifications"]
+    assert rows == [("n1",)]
+    assert "replace_key" not in tables["inbox_items"] and "expires_at" not in tables["notifications"]
     migrate(url)

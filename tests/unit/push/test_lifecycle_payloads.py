@@ -6,8 +6,8 @@ import json
 from herald.push.apns import ApnsProvider
 from herald.push.fcm import FcmProvider
 from herald.push.message import topic_for
-from herald.push.webpush import WebPushProvider
 from herald.push.vapid import load_keys
+from herald.push.webpush import WebPushProvider
 from herald.settings import load_settings
 from tests.unit.push.test_payloads import apns, fcm, item  # noqa: F401 - the providers' fixtures
 
@@ -21,7 +21,8 @@ def test_the_replace_key_is_the_collapse_key_on_every_provider(fcm: FcmProvider,
         assert provider.prepare(replaced).topic == topic_for("order:1042"), provider.name
         assert provider.prepare(item()).topic is None
     android = json.loads(fcm.prepare(replaced).payload)["android"]
-    assert android["collapse_key"] == topic_for("order:1042") and android["notification"]["tag"] == android["collapse_key"]
+    assert android["collapse_key"] == topic_for("order:1042")
+    assert android["notification"]["tag"] == android["collapse_key"]
 
 
 def test_retract_updates_show_nothing_and_name_the_items(fcm: FcmProvider, apns: ApnsProvider,  # noqa: F811
