@@ -32,7 +32,7 @@ from herald.db import Database
 from herald.errors import not_found
 from herald.inbox import Inbox, InboxWrite
 from herald.metrics import Metrics
-from herald.models import inbox_items, notifications
+from herald.models import inbox_items, notifications, users
 from herald.publish import Publisher
 from herald.wire import Target, encoder, now_ms
 
@@ -118,7 +118,15 @@ class Retractions:
         Only what this statement deleted is announced (``DELETE ... RETURNING``), so two nodes
         sweeping the same expired items record each removal once.
         """
-        gone = (await conn.execute(delete(inbox_items).where(where)
+        # Lock the users' rows first, in user-id order, as every publish does before it touches items
+        # (inbox.py ``_allocate``): deleting items first and then taking the users' next sequence
+        # numbers would deadlock against a publish that updates one of those items in place.
+        candidates = sorted(set((await conn.execute(select(inbox_items.c.user_id).where(where))).scalars()))
+        if not candidates:
+            return []
+        await conn.execute(select(users.c.user_id).where(self.db.among(users.c.user_id, candidates))
+                           .order_by(users.c.user_id).with_for_update())
+        gone = (await conn.execute(delete(inbox_items).where(where, self.db.among(inbox_items.c.user_id, candidates))
                                    .returning(inbox_items.c.user_id, inbox_items.c.id))).all()
         if not gone:
             return []

@@ -119,3 +119,22 @@ async def test_expired_items_are_hidden_at_once_and_swept_once_by_concurrent_swe
         left = (await conn.execute(select(func.count()).select_from(inbox_items))).scalar()
     assert (changes, left) == (30, 30), "one retract per user, whichever sweep removed it"
     assert await retractions.expire_once() == 0
+
+
+async def test_a_retract_racing_a_replace_of_the_same_item_never_deadlocks(
+        parts: tuple[Inbox, Retractions, Bus]) -> None:
+    inbox, retractions, _ = parts
+    await publish(inbox, ["ann", "bob"], replace_key="k", expires_at=now_ms() + 60_000)
+
+    async def retract() -> None:
+        try:
+            await retractions.by_replace_key("k", Target(users=["ann", "bob"]))
+        except HeraldError as error:
+            assert error.status == 404  # it ran when there was nothing to take back
+
+    for _ in range(15):
+        # Each publish locks the users, then updates the item; each retract must take the same order.
+        await asyncio.gather(publish(inbox, ["ann", "bob"], replace_key="k"), retract(), retractions.expire_once())
+    async with inbox.db.read() as conn:
+        seqs = (await conn.execute(select(func.count()).select_from(inbox_items))).scalar()
+    assert seqs is not None and seqs <= 2, "at most one item per user and key, whatever the interleaving"
