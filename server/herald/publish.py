@@ -4,8 +4,9 @@ Persist first: the 202 is sent only after the transaction that writes the
 notification and every inbox item has committed. Fan-out comes after, and
 failing it loses nothing (connections recover from the inbox).
 
-Every change to an inbox goes out through here, new items (``publish``) and
-read state (``publish_read``) alike, so the rule "commit, then fan out" lives
+Every change to an inbox goes out through here, new items (``publish``), read
+state (``publish_read``) and retractions (``publish_changes``, after
+retraction.py committed them) alike, so the rule "commit, then fan out" lives
 in one place (``_announce``): what committed stands, a bus that fails is
 logged and counted, and the caller gets its success answer.
 
