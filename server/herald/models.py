@@ -231,6 +231,20 @@ device_pushes = Table(
     Index("ix_device_pushes_user_item", "user_id", "item_id"),
 )
 
+# The same for browsers: which inbox items a Web Push subscription was pushed (the push service
+# accepted it), so that a retracted or expired item's notification can be closed there, and only
+# there (push/readstate.py): a push that closes nothing still costs the site's silent-push budget.
+subscription_pushes = Table(
+    "subscription_pushes",
+    metadata,
+    Column("subscription_id", String(26), ForeignKey("push_subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("item_id", String(26), nullable=False),
+    Column("at", BigInteger, nullable=False, index=True),
+    PrimaryKeyConstraint("subscription_id", "item_id"),
+    Index("ix_subscription_pushes_user_item", "user_id", "item_id"),
+)
+
 # Pushes answered for good, per notification and provider, for the admin console:
 # delivered (accepted by the push service) and failed (refused, gone, expired, given up).
 push_results = Table(

@@ -13,10 +13,12 @@ each pushed item causes at most one update per device.
 Web Push gets none for reads: browsers must show a notification for every push.
 
 Retraction and expiry (retraction.py) go further: the items are gone, so
-besides the devices that were pushed them, every Web Push subscription of a
-user with no open connection gets ``{"kind": "retract", "ids": [...]}``, on
-which the service worker closes those notifications (a user with an open tab
-hears the ``retract`` event there, and the page tells its worker). Pushes
+besides the devices that were pushed them, every Web Push subscription that
+was pushed one (``subscription_pushes``) of a user with no open connection
+gets ``{"kind": "retract", "ids": [...]}``, on which the service worker closes
+those notifications (a user with an open tab hears the ``retract`` event
+there, and the page tells its worker). Only those: a push that shows nothing
+costs the site some of the silent-push budget browsers allow. Pushes
 still queued for the removed items are dropped at send time (sender.py).
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Callable, Mapping
 from sqlalchemy import delete, exists, select
 
 from herald.db import Database
-from herald.models import device_pushes, devices, notifications, push_jobs, push_results, push_subscriptions
+from herald.models import device_pushes, devices, notifications, push_jobs, push_results, subscription_pushes
 from herald.push.provider import READ_ITEM, RETRACT_ITEM, Provider
 from herald.wire import now_ms
 
@@ -96,13 +98,17 @@ class ReadSync:
                 select(device_pushes.c.device_id, device_pushes.c.user_id, device_pushes.c.item_id, devices.c.platform)
                 .join(devices, devices.c.id == device_pushes.c.device_id)
                 .where(self.db.among(device_pushes.c.user_id, users)))).all() if (row.user_id, row.item_id) in pairs]
-            browsers = (await conn.execute(select(push_subscriptions.c.id, push_subscriptions.c.user_id).where(
-                self.db.among(push_subscriptions.c.user_id, sorted(offline & set(users)))))).all() if offline else []
+            away = sorted(offline & set(users))
+            browsers = [row for row in (await conn.execute(
+                select(subscription_pushes.c.subscription_id, subscription_pushes.c.user_id,
+                       subscription_pushes.c.item_id)
+                .where(self.db.among(subscription_pushes.c.user_id, away)))).all()
+                if (row.user_id, row.item_id) in pairs] if away else []
         per_target: dict[tuple[str, str, str], list[str]] = {}
         for device_id, user_id, item_id, platform in pushed:
             per_target.setdefault((platform, device_id, user_id), []).append(item_id)
-        for subscription_id, user_id in browsers:
-            per_target[("webpush", subscription_id, user_id)] = list(removed[user_id])
+        for subscription_id, user_id, item_id in browsers:
+            per_target.setdefault(("webpush", subscription_id, user_id), []).append(item_id)
         now = now_ms()
         rows: list[dict[str, object]] = []
         for (platform, target_id, user_id), ids in per_target.items():
@@ -125,6 +131,9 @@ class ReadSync:
             for device_id, user_id, item_id, _ in pushed:
                 await conn.execute(delete(device_pushes).where(
                     device_pushes.c.device_id == device_id, device_pushes.c.item_id == item_id))
+            for subscription_id, _, item_id in browsers:
+                await conn.execute(delete(subscription_pushes).where(
+                    subscription_pushes.c.subscription_id == subscription_id, subscription_pushes.c.item_id == item_id))
         for platform in {row["provider"] for row in rows}:
             self.wake(str(platform))
         return len(rows)
@@ -133,5 +142,6 @@ class ReadSync:
         """Forget pushes of items retention has removed, and the counts of notifications gone with them."""
         async with self.db.write() as conn:
             await conn.execute(delete(device_pushes).where(device_pushes.c.at < older_than_ms))
+            await conn.execute(delete(subscription_pushes).where(subscription_pushes.c.at < older_than_ms))
             await conn.execute(delete(push_results).where(
                 ~exists(select(notifications.c.id).where(notifications.c.id == push_results.c.notification_id))))

@@ -5,7 +5,8 @@ in one ``UPDATE ... RETURNING`` that two processes cannot both win), sends them
 concurrently through the provider, then records every outcome in one transaction:
 
 - delivered: row deleted; a device's success noted, and the item remembered
-  for the cross-device read update (readstate.py);
+  for the cross-device read update and, on devices and browsers alike, for
+  closing it if it is retracted (readstate.py);
 - gone (404/410, ``UNREGISTERED``, ``Unregistered``): the subscription or
   device is deleted with its rows;
 - retry (429, 5xx, timeouts, network errors): sent again after an exponential
@@ -43,6 +44,7 @@ from herald.models import (
     push_jobs,
     push_results,
     push_subscriptions,
+    subscription_pushes,
 )
 from herald.push.provider import (
     DIGEST_ITEM,
@@ -239,6 +241,7 @@ class Settlement:
         self.gone_devices: list[str] = []
         self.device_news: dict[str, dict[str, object]] = {}
         self.pushed_items: list[dict[str, object]] = []
+        self.pushed_browsers: list[dict[str, object]] = []
         self.results: dict[tuple[str, str], list[int]] = {}
         self.counts: dict[str, int] = {}
         self.delivered_created: list[int] = []
@@ -255,6 +258,9 @@ class Settlement:
         if job.notification_id and (kind == "delivered" or kind in FAILED):
             counts = self.results.setdefault((job.notification_id, job.provider), [0, 0])
             counts[0 if kind == "delivered" else 1] += 1
+        if not is_device and kind == "delivered" and job.item_id not in NOT_AN_ITEM:
+            self.pushed_browsers.append({"subscription_id": job.target_id, "user_id": job.user_id,
+                                         "item_id": job.item_id, "at": now})
         if not is_device or kind in ("read", "acked", "gone"):
             return
         if kind == "delivered":
@@ -279,6 +285,8 @@ class Settlement:
             await conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
         if self.pushed_items:
             await conn.execute(db.insert(device_pushes).on_conflict_do_nothing(), self.pushed_items)
+        if self.pushed_browsers:
+            await conn.execute(db.insert(subscription_pushes).on_conflict_do_nothing(), self.pushed_browsers)
         for (notification_id, provider), (delivered, failed) in self.results.items():
             stmt = db.insert(push_results).values(notification_id=notification_id, provider=provider,
                                                   delivered=delivered, failed=failed)

@@ -4,7 +4,8 @@ Revision ID: 0008
 Revises: 0005 (the lead re-chains at merge)
 
 Hand-written so that it runs unchanged on SQLite and PostgreSQL: new nullable
-columns only (``ADD COLUMN`` on both), and two indexes.
+columns only (``ADD COLUMN`` on both), two indexes, and ``subscription_pushes``
+(which browsers were pushed which item, so a retract closes it there).
 """
 import sqlalchemy as sa
 from alembic import op
@@ -23,9 +24,24 @@ def upgrade() -> None:
     op.add_column("notifications", sa.Column("expires_at", sa.BigInteger(), nullable=True))
     op.add_column("notifications", sa.Column("retracted_at", sa.BigInteger(), nullable=True))
     op.create_index("ix_notifications_expires_at", "notifications", ["expires_at"])
+    op.create_table(
+        "subscription_pushes",
+        sa.Column("subscription_id", sa.String(length=26), nullable=False),
+        sa.Column("user_id", sa.String(length=128), nullable=False),
+        sa.Column("item_id", sa.String(length=26), nullable=False),
+        sa.Column("at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["subscription_id"], ["push_subscriptions.id"], ondelete="CASCADE",
+                                name="fk_subscription_pushes_subscription_id_push_subscriptions"),
+        sa.PrimaryKeyConstraint("subscription_id", "item_id", name="pk_subscription_pushes"),
+    )
+    op.create_index("ix_subscription_pushes_at", "subscription_pushes", ["at"])
+    op.create_index("ix_subscription_pushes_user_item", "subscription_pushes", ["user_id", "item_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_subscription_pushes_user_item", table_name="subscription_pushes")
+    op.drop_index("ix_subscription_pushes_at", table_name="subscription_pushes")
+    op.drop_table("subscription_pushes")
     op.drop_index("ix_notifications_expires_at", table_name="notifications")
     with op.batch_alter_table("notifications") as batch:
         batch.drop_column("retracted_at")
