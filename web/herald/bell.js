@@ -80,7 +80,7 @@ export class HeraldBell extends HTMLElement {
     on('change', () => this.#schedule());
     on('status', () => this.#schedule());
     on('notification', ({ item, alert }) => {
-      // Silent: a state update (progress, say) that changes the list and alerts nobody.
+      // Silent: a state update that alerts nobody.
       if (!alert || item.read || item.silent) return;
       if (item.quiet) return this.#digest();
       this.#toasts.show(item);
@@ -92,7 +92,7 @@ export class HeraldBell extends HTMLElement {
     });
     on('retract', ({ ids }) => {
       for (const id of ids) this.#toasts.dismiss(id);
-      this.#system.read(ids, false); // closes them, here and in the worker
+      this.#system.read(ids, false); // closes them here and in the worker
     });
     on('signedout', () => this.#toasts.clear());
     for (const type of EVENTS) on(type, (detail) => this.#emit(type, detail));

@@ -136,7 +136,7 @@ export class HeraldClient extends EventTarget {
       const { ids, all, unreadCount } = data;
       this.#applyRead(this.store.markRead(all ? null : ids), unreadCount, Boolean(all));
     } else if (type === 'retract') {
-      // Retracted by the producer, or expired: gone from every list, its toasts and notifications closed.
+      // Retracted or expired: gone, toasts and notifications closed.
       if (id) this.store.advance(id);
       this.store.remove(data.ids);
       this.#emit('retract', { ids: data.ids, reason: data.reason });

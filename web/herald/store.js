@@ -50,10 +50,9 @@ export class InboxStore {
   merge(item, pos) {
     const old = this.#items.get(item.id);
     if (old) {
-      // A bigger or newer group, or a newer version of a replace key, under the same id: updated in place.
+      // A bigger or newer group, or a replaced item, under the same id: updated in place.
       if (item.groupCount > old.groupCount || item.timestamp > old.timestamp) {
-        // A group only grows into unread items; a replaced item is as read as the server says (unread again,
-        // unless the update was silent).
+        // Groups grow only into unread items; a replaced one is as read as the server says.
         const read = item.replaceKey ? item.read : item.read || old.read;
         this.#items.set(item.id, { ...item, read });
         this.#sorted = null;
@@ -97,18 +96,10 @@ export class InboxStore {
     return changed;
   }
 
-  /** Retracted or expired: gone from the list. @param {string[]} ids @returns {string[]} those this tab had */
+  /** Retracted or expired; the count comes with the event. @param {string[]} ids */
   remove(ids) {
-    const removed = [];
-    for (const id of ids) {
-      const item = this.#items.get(id);
-      if (!item) continue;
-      if (!item.read && !this.#fresh.delete(id)) this.#base = Math.max(0, this.#base - 1);
-      this.#items.delete(id);
-      removed.push(id);
-    }
-    if (removed.length) this.#sorted = null;
-    return removed;
+    for (const id of ids) this.#items.delete(id) && this.#fresh.delete(id);
+    this.#sorted = null;
   }
 
   /** Move the resume cursor forward, never back. @param {string} cursor */

@@ -1,5 +1,4 @@
-/** System notifications for a hidden tab, tagged as the worker tags pushes; the bridge to push.js.
- * A newer version of a replace key takes its predecessor's tag, so it replaces the shown one. */
+/** System notifications for a hidden tab, tagged as the worker tags pushes; the bridge to push.js. */
 import { groupTitle, safeUrl } from './format.js';
 
 /** @typedef {import('./format.js').Notification} Item */
