@@ -29,6 +29,6 @@ __all__ = [
     "PRIORITIES", "AsyncHerald", "Backoff", "Call", "ConnectionFailed", "Event", "Forbidden", "Group", "Herald",
     "HeraldError", "InboxPage", "InvalidCursor", "InvalidRequest", "LiveEvent", "MethodNotAllowed", "NotFound",
     "Notification", "PayloadTooLarge", "Priority", "PublishResult", "RateLimited", "ReadChange", "Ready",
-    "Request", "Reset", "Response", "Retracted", "ServerError", "Session", "StreamClosed", "Subscriber", "Target", "Token",
-    "Unauthorized", "Unavailable", "UnsupportedMediaType",
+    "Request", "Reset", "Response", "Retracted", "ServerError", "Session", "StreamClosed", "Subscriber", "Target",
+    "Token", "Unauthorized", "Unavailable", "UnsupportedMediaType",
 ]
