@@ -5,7 +5,10 @@
  *
  * - push: show the notification, unless a visible tab of the app is open (that
  *   tab's notification center shows it, so the worker only hands it over).
- *   `tag` is the groupKey, else the item id, so a repeat replaces instead of stacking.
+ *   `tag` is the replaceKey, else the groupKey, else the item id, so a repeat or a newer
+ *   version replaces instead of stacking.
+ * - push {kind: "retract", ids}: those items were retracted or expired; close their
+ *   notifications (a tab that is open hears it on its stream and tells the worker).
  * - notificationclick: focus the tab already showing the item's url (or any tab
  *   when it has none), else open the url; then mark the item read.
  * - message {type: "herald:read", ids | all}: items were read elsewhere; close
@@ -19,7 +22,7 @@ const DEFAULT_TITLE = 'Herald';
 
 /**
  * @typedef {{id: string, title: string, body: string, priority: string, timestamp: number,
- *   groupKey: string | null, url: string | null, groupCount?: number}} Item
+ *   groupKey: string | null, url: string | null, groupCount?: number, replaceKey?: string, silent?: boolean}} Item
  * @typedef {{kind: 'notification', icon: string | null, notification: Item}} PushMessage
  */
 
@@ -56,6 +59,11 @@ sw.addEventListener('pushsubscriptionchange', (event) => {
 
 /** @param {PushMessageData | null} data */
 async function onPush(data) {
+  const retract = parseRetract(data);
+  if (retract) {
+    await closeNotifications(retract);
+    return;
+  }
   const message = parse(data);
   if (!message) {
     // Not one of Herald's (a DevTools test push, say): browsers require something visible for every push.
@@ -86,6 +94,19 @@ function parse(data) {
   }
 }
 
+/**
+ * @param {PushMessageData | null} data
+ * @returns {string[] | null} the ids of a retract push
+ */
+function parseRetract(data) {
+  try {
+    const message = data ? data.json() : null;
+    return message && message.kind === 'retract' && Array.isArray(message.ids) ? message.ids.map(String) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** @param {Item} item */
 function titleOf(item) {
   return item.groupCount && item.groupCount > 1 ? `${item.title} (${item.groupCount})` : item.title;
@@ -101,7 +122,7 @@ function optionsFor(item, icon) {
   return {
     body: item.body || '',
     icon: icon ? new URL(icon, sw.registration.scope).href : undefined,
-    tag: item.groupKey || item.id,
+    tag: item.replaceKey || item.groupKey || item.id,
     // A replaced notification alerts again only when it matters; otherwise it updates quietly.
     renotify: loud,
     requireInteraction: item.priority === 'urgent',

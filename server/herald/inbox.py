@@ -9,6 +9,12 @@ Two things take sequence numbers: items (new, or updated in place by a group,
 which moves them to a new number) and changes (``inbox_changes``: read state
 today). Replaying after a cursor merges both in order, so a stream that was
 away gets what changed meanwhile exactly as it gets new items.
+
+A ``replaceKey`` updates the user's item with that key in place, whatever its
+age: same id, new sequence number, unread again (unless the update is silent).
+Retracting (retraction.py) deletes items and records a ``retract`` change; an
+item whose notification has expired is left out of every page and replay
+even before the sweep removes it.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import msgspec
-from sqlalchemy import and_, bindparam, delete, false, func, literal, literal_column, select, true, update
+from sqlalchemy import and_, bindparam, delete, false, func, literal, literal_column, or_, select, true, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -90,6 +96,8 @@ _ITEM_COLUMNS = (
     notifications.c.group_key,
     notifications.c.url,
     notifications.c.data,
+    notifications.c.replace_key,
+    notifications.c.silent,
 )
 
 
@@ -101,6 +109,8 @@ def _item(row: Row[Any]) -> Notification:
         id=row.id, type=row.type, title=row.title, body=row.body, priority=row.priority,
         timestamp=row.created_at, read=bool(row.read), group_key=row.group_key, url=row.url,
         data=row.data, group_count=row.group_count, actors=row.actors,
+        replace_key=row.replace_key if row.replace_key is not None else msgspec.UNSET,
+        silent=True if row.silent else msgspec.UNSET,
     )
 
 
@@ -117,7 +127,10 @@ class Inbox:
         grouped = await self._open_groups(conn, note, list(seqs)) if note["group_key"] else {}
         rank = PRIORITY_RANK[note["priority"]]
         deliveries: list[InboxWrite] = []
-        fresh = [user for user in seqs if user not in grouped]
+        if note.get("replace_key"):
+            deliveries = await self._replace(conn, note, seqs, rank)
+        replaced = {write.user_id for write in deliveries}
+        fresh = [user for user in seqs if user not in grouped and user not in replaced]
         if fresh:
             await self._insert_items(conn, note, fresh)
             shared = encoder.encode(self._wire(note, note["id"], 1, [note["actor"]] if note["actor"] else None))
@@ -134,6 +147,35 @@ class Inbox:
         for user, (item_id, count, actors) in grouped.items():
             deliveries.append(InboxWrite(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors))))
         return deliveries
+
+    async def _replace(self, conn: AsyncConnection, note: dict[str, Any], seqs: dict[str, int],
+                       rank: int) -> list[InboxWrite]:
+        """Update each user's item with the note's replace key in place: its id stays, it moves to the top.
+
+        Unread again, as a new version is news; a silent update keeps the read state it had.
+        """
+        found = {row.user_id: row for row in (await conn.execute(
+            select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.read)
+            .where(self.db.among(inbox_items.c.user_id, list(seqs)), inbox_items.c.replace_key == note["replace_key"])
+        )).all()}  # one item per user and key: each replace finds the one the first publish made
+        if not found:
+            return []
+        actors = [note["actor"]] if note["actor"] else None
+        keep_read = {user: bool(row.read) and bool(note.get("silent")) for user, row in found.items()}
+        await conn.execute(
+            update(inbox_items)
+            .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"))
+            .values(seq=bindparam("s"), notification_id=note["id"], group_key=None, group_count=1,
+                    actors=bindparam("a"), read=bindparam("r"), updated_at=note["created_at"],
+                    delivered_at=None),  # a new version: it has reached nobody yet
+            [{"u": user, "item": row.id, "s": seqs[user], "a": actors, "r": keep_read[user]}
+             for user, row in found.items()])
+        writes = []
+        for user, row in found.items():
+            wire = self._wire(note, row.id, 1, actors)
+            wire.read = keep_read[user]
+            writes.append(InboxWrite(user, seqs[user], rank, encoder.encode(wire)))
+        return writes
 
     async def record_changes(self, conn: AsyncConnection, kind: str, bodies: dict[str, bytes]) -> list[InboxWrite]:
         """One change per user (its event body, JSON), each at the user's next sequence number, in the caller's transaction."""
@@ -196,9 +238,10 @@ class Inbox:
         actors = [note["actor"]] if note["actor"] else None
         await conn.execute(inbox_items.insert().from_select(
             ["user_id", "id", "seq", "notification_id", "group_key", "group_count", "actors", "read",
-             "created_at", "updated_at"],
+             "created_at", "updated_at", "replace_key"],
             select(users.c.user_id, nid, users.c.last_seq, nid, literal(note["group_key"], c.group_key.type),
-                   literal(1, c.group_count.type), literal(actors, c.actors.type), false(), created, created)
+                   literal(1, c.group_count.type), literal(actors, c.actors.type), false(), created, created,
+                   literal(note.get("replace_key"), c.replace_key.type))
             .where(self.db.among(users.c.user_id, user_ids)),
         ))
 
@@ -208,6 +251,7 @@ class Inbox:
             id=item_id, type=note["type"], title=note["title"], body=note["body"], priority=note["priority"],
             timestamp=note["created_at"], read=False, group_key=note["group_key"], url=note["url"],
             data=note["data"], group_count=count, actors=actors,
+            replace_key=note.get("replace_key") or msgspec.UNSET, silent=True if note.get("silent") else msgspec.UNSET,
         )
 
     async def stream_start(self, user_id: str) -> StreamStart:
@@ -335,9 +379,10 @@ class Inbox:
 
     @staticmethod
     def _join() -> Any:
+        # An expired item is gone for readers at once; the sweep (retraction.py) then tells the live lists.
         return select(*_ITEM_COLUMNS).select_from(
             inbox_items.join(notifications, inbox_items.c.notification_id == notifications.c.id)
-        )
+        ).where(or_(notifications.c.expires_at.is_(None), notifications.c.expires_at > now_ms()))
 
     @staticmethod
     async def _unread(conn: AsyncConnection, user_id: str) -> int:

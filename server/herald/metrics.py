@@ -98,7 +98,7 @@ class Metrics:
             "offline users over the per-recipient limit", registry=r)
         self.push_sent = Counter(
             "herald_push_sent", "Push attempts of every provider by outcome: delivered, retry, gone, rejected, "
-            "refused, expired, gave_up, read, acked", ["outcome"], registry=r
+            "refused, expired, gave_up, read, acked, retracted", ["outcome"], registry=r
         )
         self.push_results = Counter(
             "herald_push_results", "Push attempts by provider (webpush, fcm, apns) and outcome: delivered is "
@@ -120,7 +120,7 @@ class Metrics:
             "herald_webhook_attempts", "Webhook HTTP attempts by outcome: delivered, retry, failed (gave up), refused "
             "(address not allowed)", ["outcome"], registry=r)
         self.database_errors = Counter(
-            "herald_database_errors", "Database failures by operation: request (answered 503), readiness, prune, schedule",
+            "herald_database_errors", "Database failures by operation: request (answered 503), readiness, prune, schedule, expire",
             ["operation"], registry=r)
         self.redis_errors = Counter(
             "herald_redis_errors", "Redis failures by operation: publish (fan-out), subscribe, presence, ratelimit, readiness",

@@ -63,6 +63,12 @@ notifications = Table(
     # Filled in shortly after the publish by admin_delivery.DeliveryLog; null: not recorded.
     Column("live_recipients", Integer),
     Column("push_queued", Integer),
+    # Issue 18: the producer's replace key, ``"silent": true`` (no toast, no push), when the
+    # notification leaves every inbox on its own (retraction.py sweeps), and when it was retracted.
+    Column("replace_key", String(200)),
+    Column("silent", Boolean),
+    Column("expires_at", BigInteger, index=True),
+    Column("retracted_at", BigInteger),
 )
 
 # An item in one user's inbox. Its ``id`` is the id of the notification that
@@ -87,12 +93,15 @@ inbox_items = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("delivered_at", BigInteger),
+    # The producer's replace key: a later publish with the same key updates this item in place.
+    Column("replace_key", String(200)),
     PrimaryKeyConstraint("user_id", "id"),
     Index("ix_inbox_items_user_seq", "user_id", "seq", unique=True),
     Index("ix_inbox_items_user_read", "user_id", "read"),
     Index("ix_inbox_items_user_group", "user_id", "group_key"),
     Index("ix_inbox_items_updated_at", "updated_at"),
     Index("ix_inbox_items_notification", "notification_id"),
+    Index("ix_inbox_items_user_replace", "user_id", "replace_key"),
 )
 
 # Changes to a user's inbox other than a new or updated item (read state today),
@@ -220,6 +229,20 @@ device_pushes = Table(
     Column("at", BigInteger, nullable=False, index=True),
     PrimaryKeyConstraint("device_id", "item_id"),
     Index("ix_device_pushes_user_item", "user_id", "item_id"),
+)
+
+# The same for browsers: which inbox items a Web Push subscription was pushed (the push service
+# accepted it), so that a retracted or expired item's notification can be closed there, and only
+# there (push/readstate.py): a push that closes nothing still costs the site's silent-push budget.
+subscription_pushes = Table(
+    "subscription_pushes",
+    metadata,
+    Column("subscription_id", String(26), ForeignKey("push_subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("item_id", String(26), nullable=False),
+    Column("at", BigInteger, nullable=False, index=True),
+    PrimaryKeyConstraint("subscription_id", "item_id"),
+    Index("ix_subscription_pushes_user_item", "user_id", "item_id"),
 )
 
 # Pushes answered for good, per notification and provider, for the admin console:

@@ -4,8 +4,9 @@ Persist first: the 202 is sent only after the transaction that writes the
 notification and every inbox item has committed. Fan-out comes after, and
 failing it loses nothing (connections recover from the inbox).
 
-Every change to an inbox goes out through here, new items (``publish``) and
-read state (``publish_read``) alike, so the rule "commit, then fan out" lives
+Every change to an inbox goes out through here, new items (``publish``), read
+state (``publish_read``) and retractions (``publish_changes``, after
+retraction.py committed them) alike, so the rule "commit, then fan out" lives
 in one place (``_announce``): what committed stands, a bus that fails is
 logged and counted, and the caller gets its success answer.
 
@@ -42,7 +43,7 @@ from herald.inbox import Inbox, InboxWrite
 from herald.metrics import Metrics
 from herald.models import idempotency_keys, inbox_items, notifications
 from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
-from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, new_id, now_ms
+from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, expiry_ms, new_id, now_ms
 
 if TYPE_CHECKING:
     from herald.push.service import PushService
@@ -133,7 +134,8 @@ class Publisher:
                 return earlier
             self.metrics.publishes.labels(_target_kind(request)).inc()
             self.metrics.inbox_writes.inc(len(deliveries))
-            pushes = await self._fan_out(deliveries, accepted, response.id)
+            pushes = await self._fan_out(deliveries, accepted, response.id, silent=request.silent,
+                                         expires_at=expiry_ms(request, int(accepted * 1000)))
             if self.recorder is not None:
                 self.recorder.record(response.id, deliveries, pushes)
             return response
@@ -155,7 +157,9 @@ class Publisher:
                 response, deliveries = await self._persist(request, producer, notification_id, conn)
             self.metrics.publishes.labels(_target_kind(request)).inc()
             self.metrics.inbox_writes.inc(len(deliveries))
-            pushes = await self._fan_out(deliveries, accepted, response.id)
+            # Silent and expiring publishes keep their rules when they were scheduled: ttlSeconds runs from now.
+            pushes = await self._fan_out(deliveries, accepted, response.id, silent=request.silent,
+                                         expires_at=expiry_ms(request, int(accepted * 1000)))
             if self.recorder is not None:
                 self.recorder.record(response.id, deliveries, pushes)
             return response
@@ -225,6 +229,20 @@ class Publisher:
         except Exception:  # noqa: BLE001 - the read committed; only the phones' clean-up is lost
             log.exception("queueing read updates to devices failed for %s", user_id)
 
+    async def publish_changes(self, changes: list[InboxWrite]) -> None:
+        """Announce committed ``retract`` changes, and tell the devices and browsers no tab can reach.
+
+        The retraction committed before this is called (retraction.py): like ``_announce``, never raises.
+        """
+        if not changes:
+            return
+        await self._announce([_event(change) for change in changes])
+        if self.push is not None:
+            try:
+                await self.push.sync_retract({c.user_id: _read_body(c.payload).ids for c in changes})
+            except Exception:  # noqa: BLE001 - the retract committed; only the shown notifications stay
+                log.exception("queueing retract pushes failed for %d users", len(changes))
+
     async def _announce(self, events: list[BusEvent]) -> None:
         """Offer committed changes to the bus. Never raises: what committed stands, whatever the bus does.
 
@@ -239,16 +257,21 @@ class Publisher:
             log.warning("fan-out failed for %d events (%s); clients will recover from the inbox", len(events), exc)
 
     async def _fan_out(self, deliveries: list[InboxWrite], accepted: float = 0.0,
-                       notification_id: str | None = None) -> int:
-        """Offer the deliveries to live connections and queue pushes for the rest; returns pushes queued."""
-        try:
-            deliveries = await self._quiet_excess(deliveries)
-        except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
-            log.exception("per-recipient limit failed; delivering %d items with toasts", len(deliveries))
-        await self._announce([_event(d, accepted) for d in deliveries])
-        if self.push is not None:
+                       notification_id: str | None = None, *, silent: bool = False,
+                       expires_at: int | None = None) -> int:
+        """Offer the deliveries to live connections and queue pushes for the rest; returns pushes queued.
+
+        A silent update alerts nobody: no quiet marking (it makes no toast to count), no push.
+        """
+        if not silent:
             try:
-                return await self.push.enqueue(deliveries, notification_id)
+                deliveries = await self._quiet_excess(deliveries)
+            except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
+                log.exception("per-recipient limit failed; delivering %d items with toasts", len(deliveries))
+        await self._announce([_event(d, accepted) for d in deliveries])
+        if self.push is not None and not silent:
+            try:
+                return await self.push.enqueue(deliveries, notification_id, expires_at=expires_at)
             except Exception:  # noqa: BLE001 - the 202 stands: the inbox has every item, only the push is lost
                 log.exception("queueing pushes failed for %d deliveries", len(deliveries))
         return 0
@@ -292,6 +315,7 @@ class Publisher:
             "id": notification_id or new_id(), "type": request.type, "title": request.title, "body": request.body,
             "priority": request.priority, "group_key": request.group_key, "url": request.url,
             "data": request.data, "actor": request.actor, "producer": producer, "created_at": now,
+            "replace_key": request.replace_key, "silent": request.silent or None, "expires_at": expiry_ms(request, now),
         }
         async with self._transaction(within) as conn:
             if request.idempotency_key is not None:

@@ -29,6 +29,7 @@ from herald.push.service import PushService
 from herald.ratelimit import Limit, RateLimiter, build_limiter
 from herald.receipts import Receipts
 from herald.retention import Retention
+from herald.retraction import Retractions
 from herald.schedule import Scheduler
 from herald.settings import Settings
 from herald.tasks import cancel
@@ -59,6 +60,7 @@ class Services:
     retention: Retention
     scheduler: Scheduler
     webhooks: Webhooks
+    retractions: Retractions
     consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -91,6 +93,8 @@ class Services:
             receipts=Receipts(db, metrics, webhooks=webhooks), webhooks=webhooks,
             limiter=limiter,
             admission=Admission(settings, limiter, metrics),
+            retractions=Retractions(db, inbox, audience, publisher, metrics,
+                                    sweep_interval_seconds=settings.expiry_sweep_seconds),
             retention=Retention(inbox, publisher, metrics, retention_seconds=settings.retention_seconds,
                                 interval_seconds=settings.prune_interval_seconds, push=push),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
@@ -104,6 +108,7 @@ class Services:
         await self.fanout.start()
         await self.gateway.start()
         self._tasks.append(asyncio.create_task(self.retention.run_forever(), name="herald-prune"))
+        self._tasks.append(asyncio.create_task(self.retractions.run_forever(), name="herald-expire"))
         self._tasks.append(asyncio.create_task(self.metrics.sync_forever(), name="herald-metrics"))
         self._tasks.append(asyncio.create_task(self._flush_key_use_forever(), name="herald-key-use"))
         await self.webhooks.start()

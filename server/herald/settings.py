@@ -70,6 +70,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """How often a node looks for scheduled publishes another node accepted (the node that accepted one wakes
     at its time anyway): how late one can be when that node is down at its time."""
 
+    expiry_sweep_seconds: float = 1.0
+    """How often each node removes expired items (``expiresAt``/``ttlSeconds``) from inboxes and live lists."""
+
     group_window_seconds: int = 3600
     """Items with the same ``groupKey`` for one user collapse while the first is unread and younger than this."""
 
@@ -328,6 +331,7 @@ def _check(settings: Settings) -> Settings:
     positive = ("heartbeat_seconds", "retention_seconds", "group_window_seconds", "connection_queue_limit",
                 "token_ttl_seconds", "session_ttl_seconds", "max_body_bytes", "max_header_bytes",
                 "header_timeout_seconds", "prune_interval_seconds", "schedule_poll_seconds",
+                "expiry_sweep_seconds",
                 "gap_fill_seconds", "retry_milliseconds", "connection_writes_per_second", "connections_per_user")
     for name in positive:
         if getattr(settings, name) <= 0:

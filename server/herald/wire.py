@@ -28,6 +28,10 @@ NAME_RE = re.compile(NAME_PATTERN)
 
 MAX_USERS = 10_000
 MAX_DATA_BYTES = 8 * 1024
+MAX_TTL_SECONDS = 30 * 24 * 3600  # expiry: at most 30 days ahead, by ttlSeconds or expiresAt
+MAX_REPLACE_KEY = 200
+# C0, DEL and C1: a key that is shown nowhere still travels in headers and logs.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Target(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -53,6 +57,13 @@ class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
     persist: bool = True
     """False: a live event for a channel's current subscribers, kept nowhere (docs/transports.md)."""
     replace_key: str | None = None
+    """Per recipient: the user's item with this key is updated in place (1-200 characters, no control characters)."""
+    silent: bool = False
+    """Update state only: no toast, no system notification, no push; events carry ``"silent": true``."""
+    expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    """RFC 3339 time after which the item leaves every inbox (at most 30 days ahead); not with ``ttlSeconds``."""
+    ttl_seconds: Annotated[int, msgspec.Meta(ge=1, le=MAX_TTL_SECONDS)] | None = None
+    """Seconds after which the item leaves every inbox (1 to 30 days); not with ``expiresAt``."""
     send_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     """RFC 3339 with an offset: deliver then, not now (up to 30 days ahead; docs/scheduling.md)."""
 
@@ -98,6 +109,9 @@ def check_publish(request: PublishRequest) -> None:
         raise invalid_request('"groupKey" and "idempotencyKey" need the inbox: a live event has neither.')
     if not request.persist and request.send_at is not None:
         raise invalid_request('"sendAt" needs the inbox: a live channel event is sent now or never.')
+    check_lifecycle(request)
+    if request.send_at is not None and request.expires_at is not None and request.expires_at <= request.send_at:
+        raise invalid_request('"expiresAt" must come after "sendAt": the item would expire before it is sent.')
     if request.data is not None and len(msgspec.json.encode(request.data)) > MAX_DATA_BYTES:
         raise invalid_request(f'"data" must be at most {MAX_DATA_BYTES} bytes when encoded as JSON.')
     if request.url is not None and not _safe_url(request.url):
@@ -107,6 +121,67 @@ def check_publish(request: PublishRequest) -> None:
         if value is not None and "\x00" in value:
             # PostgreSQL cannot store NUL in text, and no title needs one: refused on every database alike.
             raise invalid_request(f'"{_CAMEL[name]}" must not contain NUL characters.')
+
+
+def check_replace_key(key: object) -> str:
+    """A replace key as publish and retract take it: a string of 1-200 characters, no control characters."""
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_REPLACE_KEY:
+        raise invalid_request(f'"replaceKey" must be a string of 1 to {MAX_REPLACE_KEY} characters.')
+    if CONTROL_RE.search(key):
+        raise invalid_request('"replaceKey" must not contain control characters.')
+    return key
+
+
+class RetractRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    replace_key: str
+    to: Target
+
+
+class RetractResponse(msgspec.Struct, rename="camel"):
+    removed: int
+    """Inbox items removed (one per recipient that had it)."""
+
+
+def check_retract(request: RetractRequest) -> None:
+    check_replace_key(request.replace_key)
+    target = request.to
+    chosen = [name for name in ("users", "group", "topic") if getattr(target, name) is not None]
+    if target.all is not None:
+        if target.all is not True:
+            raise invalid_request('"to.all" must be true when given.')
+        chosen.append("all")
+    if target.channel is not None or len(chosen) != 1:
+        raise invalid_request('"to" must have exactly one of "users", "group", "topic" or "all".')
+
+
+def check_lifecycle(request: PublishRequest) -> None:
+    """Replace key, expiry and silence: what they combine with, and expiry in range."""
+    if request.replace_key is not None:
+        check_replace_key(request.replace_key)
+        if request.group_key is not None:
+            # Aggregating many actors and replacing one item are two different updates in place.
+            raise invalid_request('Give "replaceKey" or "groupKey", not both.')
+    if not request.persist and (request.replace_key is not None or request.expires_at is not None
+                                or request.ttl_seconds is not None or request.silent):
+        raise invalid_request('"replaceKey", "silent", "expiresAt" and "ttlSeconds" need the inbox: '
+                              'a live event has none of them.')
+    if request.expires_at is not None and request.ttl_seconds is not None:
+        raise invalid_request('Give "expiresAt" or "ttlSeconds", not both.')
+    if request.expires_at is not None:
+        ahead = request.expires_at.timestamp() - time.time()
+        if ahead <= 0:
+            raise invalid_request('"expiresAt" is in the past.')
+        if ahead > MAX_TTL_SECONDS:
+            raise invalid_request('"expiresAt" must be at most 30 days ahead.')
+
+
+def expiry_ms(request: PublishRequest, now: int) -> int | None:
+    """When the published item expires, in milliseconds since the epoch, or None."""
+    if request.ttl_seconds is not None:
+        return now + request.ttl_seconds * 1000
+    if request.expires_at is not None:
+        return int(request.expires_at.timestamp() * 1000)
+    return None
 
 
 _CAMEL = {"title": "title", "body": "body", "group_key": "groupKey", "url": "url", "actor": "actor",
@@ -135,6 +210,9 @@ class Notification(msgspec.Struct, rename="camel"):
     data: dict[str, Any] | None
     group_count: int = 1
     actors: list[str] | None = None
+    # Unset (absent on the wire) unless given, so items without them look as they always did.
+    replace_key: str | msgspec.UnsetType = msgspec.UNSET
+    silent: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 encoder = msgspec.json.Encoder()

@@ -10,7 +10,7 @@ import { Toasts } from './toasts.js';
 
 const STATUS = { connected: 'Live', reconnecting: 'Reconnecting…', disconnected: 'Offline', connecting: 'Connecting…' };
 const ICON = 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6v-5a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z';
-const EVENTS = ['change', 'notification', 'read', 'status', 'signedout'];
+const EVENTS = ['change', 'notification', 'read', 'retract', 'status', 'signedout'];
 const DIGEST = 'herald:digest';
 
 // Static markup only: notification values are set later, as text.
@@ -80,7 +80,8 @@ export class HeraldBell extends HTMLElement {
     on('change', () => this.#schedule());
     on('status', () => this.#schedule());
     on('notification', ({ item, alert }) => {
-      if (!alert || item.read) return;
+      // Silent: a state update that alerts nobody.
+      if (!alert || item.read || item.silent) return;
       if (item.quiet) return this.#digest();
       this.#toasts.show(item);
       this.#system.show(item);
@@ -88,6 +89,10 @@ export class HeraldBell extends HTMLElement {
     on('read', ({ ids, all }) => {
       for (const id of ids) this.#toasts.dismiss(id);
       this.#system.read(ids, all);
+    });
+    on('retract', ({ ids }) => {
+      for (const id of ids) this.#toasts.dismiss(id);
+      this.#system.read(ids, false); // closes them here and in the worker
     });
     on('signedout', () => this.#toasts.clear());
     for (const type of EVENTS) on(type, (detail) => this.#emit(type, detail));

@@ -135,6 +135,12 @@ export class HeraldClient extends EventTarget {
       if (id) this.store.advance(id);
       const { ids, all, unreadCount } = data;
       this.#applyRead(this.store.markRead(all ? null : ids), unreadCount, Boolean(all));
+    } else if (type === 'retract') {
+      // Retracted or expired: gone, toasts and notifications closed.
+      if (id) this.store.advance(id);
+      this.store.remove(data.ids);
+      this.#emit('retract', { ids: data.ids, reason: data.reason });
+      this.#settle(data.unreadCount);
     } else if (type === 'reset') {
       // Our cursor is older than the server keeps: start again from the newest page.
       this.store.clear();
@@ -155,8 +161,13 @@ export class HeraldClient extends EventTarget {
 
   /** @param {string[]} changed @param {number} unreadCount @param {boolean} all */
   #applyRead(changed, unreadCount, all) {
-    this.store.snapshot(unreadCount, null);
     if (changed.length || all) this.#emit('read', { ids: changed, all });
+    this.#settle(unreadCount);
+  }
+
+  /** A count the server gave with a change, true "now". @param {number} unreadCount */
+  #settle(unreadCount) {
+    this.store.snapshot(unreadCount, null);
     this.#emit('change');
     // A read count is true "now", but reads and notifications travel apart and
     // may cross; one look at the count with its cursor shortly after settles it.

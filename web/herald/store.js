@@ -50,11 +50,13 @@ export class InboxStore {
   merge(item, pos) {
     const old = this.#items.get(item.id);
     if (old) {
-      // A bigger or newer group under the same id: the server updated it in place.
+      // A bigger or newer group, or a replaced item, under the same id: updated in place.
       if (item.groupCount > old.groupCount || item.timestamp > old.timestamp) {
-        // Read never goes back to unread: the server only groups into unread items.
-        this.#items.set(item.id, { ...item, read: item.read || old.read });
+        // Groups grow only into unread items; a replaced one is as read as the server says.
+        const read = item.replaceKey ? item.read : item.read || old.read;
+        this.#items.set(item.id, { ...item, read });
         this.#sorted = null;
+        if (old.read && !read && pos && (this.#basePos === null || after(pos, this.#basePos))) this.#fresh.set(item.id, pos);
         return 'update';
       }
       if (!item.read || old.read) return 'duplicate';
@@ -92,6 +94,12 @@ export class InboxStore {
     }
     if (!ids) this.#base = 0;
     return changed;
+  }
+
+  /** Retracted or expired; the count comes with the event. @param {string[]} ids */
+  remove(ids) {
+    for (const id of ids) this.#items.delete(id) && this.#fresh.delete(id);
+    this.#sorted = null;
   }
 
   /** Move the resume cursor forward, never back. @param {string} cursor */

@@ -43,7 +43,7 @@ export class SystemNotifier {
     const { text, more } = groupTitle(item);
     const title = more ? `${text} (${more})` : text;
     const options = {
-      body: item.body, tag: item.groupKey || item.id, requireInteraction: item.priority === 'urgent',
+      body: item.body, tag: item.replaceKey || item.groupKey || item.id, requireInteraction: item.priority === 'urgent',
       data: { id: item.id, url: safeUrl(item.url) },
     };
     try {

@@ -15,16 +15,21 @@ What the numbers mean (also on the page and in docs/admin.md):
   proves arrival, e.g. from a system notification), and the read ones. An item
   that a later notification of the same ``groupKey`` updated points at the
   later one, so it leaves all three counts of the earlier notification.
+
+A notification's page can retract it (retraction.py): its items leave every
+inbox, open list and shown notification; the page then says when, and the
+audit log who.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from sqlalchemy import case, func, or_, select
 
-from herald.admin.pages import render
+from herald.admin.audit import record
+from herald.admin.pages import redirect, render
 from herald.admin.send import describe_target
 from herald.api.auth import services
 from herald.db import Database
@@ -68,7 +73,9 @@ async def recent(s: Services, limit: int = PAGE, before: int | None = None) -> l
 async def one(s: Services, notification_id: str) -> tuple[DeliveryRow, Any] | None:
     async with s.db.read() as conn:
         row = (await conn.execute(select(*_COLUMNS, notifications.c.body, notifications.c.url,
-                                         notifications.c.group_key, notifications.c.data)
+                                         notifications.c.group_key, notifications.c.data,
+                                         notifications.c.replace_key, notifications.c.silent,
+                                         notifications.c.expires_at, notifications.c.retracted_at)
                                   .where(notifications.c.id == notification_id))).first()
     if row is None:
         return None
@@ -163,6 +170,14 @@ class NotificationsController(Controller):
         return render(request, "notification.html", title=row.title, d=delivery, n=row, sent=bool(sent),
                       readers=await readers(s.db, notification_id), users=(row.target or {}).get("users"),
                       channels=await channels(s.db, notification_id), channel_names=CHANNEL_NAMES)
+
+    @post("/{notification_id:str}/retract")
+    async def retract(self, request: Request, notification_id: str, admin: str) -> Response[str]:
+        """Take the notification back from every inbox, open list and shown notification."""
+        s = services(request)
+        removed = await s.retractions.by_notification(notification_id)  # 404 if unknown or retracted already
+        await record(s.db, admin, "notification.retract", notification_id, {"removed": removed})
+        return redirect(f"/admin/notifications/{notification_id}")
 
     @get("/{notification_id:str}/delivery")
     async def delivery(self, request: Request, notification_id: str) -> Response[str]:

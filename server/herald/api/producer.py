@@ -13,7 +13,17 @@ from herald.api.auth import producer_dependency, services
 from herald.api.guards import json_body
 from herald.errors import invalid_request, not_found
 from herald.schedule import check_send_at
-from herald.wire import MAX_USERS, NAME_PATTERN, Name, PublishRequest, PublishResponse, check_publish
+from herald.wire import (
+    MAX_USERS,
+    NAME_PATTERN,
+    Name,
+    PublishRequest,
+    PublishResponse,
+    RetractRequest,
+    RetractResponse,
+    check_publish,
+    check_retract,
+)
 
 GROUP_BODY_BYTES = 2 * 1024 * 1024
 NameParam = Annotated[str, Parameter(pattern=NAME_PATTERN, max_length=128)]
@@ -54,6 +64,20 @@ class ProducerController(Controller):
         check_publish(data)
         check_send_at(data)
         return await services(request).publisher.publish(data, producer)
+
+    @delete("/notifications/{notification_id:str}", status_code=200, raises=[NotFoundException])
+    async def retract(self, request: Request, notification_id: Annotated[str, Parameter(max_length=64)],
+                      producer: str) -> RetractResponse:
+        """Retract a notification: its items leave every inbox, every open list and every shown notification."""
+        if "\x00" in notification_id:
+            raise not_found("No such notification, or it was already retracted.")
+        return RetractResponse(await services(request).retractions.by_notification(notification_id))
+
+    @post("/retract", status_code=200, guards=[json_body], raises=[NotFoundException])
+    async def retract_by_key(self, request: Request, data: RetractRequest, producer: str) -> RetractResponse:
+        """Retract each targeted user's item with this replace key, everywhere it appeared."""
+        check_retract(data)
+        return RetractResponse(await services(request).retractions.by_replace_key(data.replace_key, data.to))
 
     @post("/tokens", status_code=200, guards=[json_body])
     async def mint_token(self, request: Request, data: TokenRequest, producer: str) -> TokenResponse:

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from herald.push.devices import token_hint
-from herald.push.message import DIGEST_TAG, fit, topic_for
+from herald.push.message import DIGEST_TAG, collapse_key, fit, topic_for
 from herald.push.provider import Device, Job, Outcome, Prepared, Provider, retry_after
 from herald.settings import Settings, SettingsError
 
@@ -139,8 +139,9 @@ class ApnsProvider(Provider):
                 aps["interruption-level"] = "time-sensitive"  # breaks through Focus, when the user allows it
             return _encode({"aps": aps, "herald": {"kind": "notification", "notification": fitted}})
 
+        key = collapse_key(item)
         return Prepared(fit(item, build, MAX_PAYLOAD_BYTES).decode(), PRIORITY[item["priority"]],
-                        topic_for(group_key) if group_key else None)
+                        topic_for(key) if key else None)
 
     def prepare_digest(self, unread: int, timestamp: int) -> Prepared:
         title = f"{unread} new notification" + ("" if unread == 1 else "s")
@@ -152,6 +153,11 @@ class ApnsProvider(Provider):
         # A background push: the app wakes briefly and removes the delivered notifications that were read.
         return Prepared(_encode({"aps": {"content-available": 1},
                                  "herald": {"kind": "read", "ids": item_ids, "all": everything}}).decode(), "5")
+
+    def prepare_retract(self, item_ids: list[str]) -> Prepared | None:
+        # A background push, as for reads: the app removes the delivered notifications of those items.
+        return Prepared(_encode({"aps": {"content-available": 1},
+                                 "herald": {"kind": "retract", "ids": item_ids}}).decode(), "5")
 
     async def send(self, job: Job) -> Outcome:
         device = job.target

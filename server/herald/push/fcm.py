@@ -29,7 +29,7 @@ from google.auth.transport.requests import Request as GoogleRequest
 from google.oauth2 import service_account
 
 from herald.push.devices import token_hint
-from herald.push.message import DIGEST_TAG, fit, topic_for
+from herald.push.message import DIGEST_TAG, collapse_key, fit, topic_for
 from herald.push.provider import Device, Job, Outcome, Prepared, Provider, retry_after
 from herald.settings import Settings, SettingsError
 from herald.wire import now_ms
@@ -109,8 +109,8 @@ class FcmProvider(Provider):
             await self._session.close()
 
     def prepare(self, item: dict[str, Any]) -> Prepared:
-        group_key = item.get("groupKey")
-        topic = topic_for(group_key) if group_key else None
+        key = collapse_key(item)
+        topic = topic_for(key) if key else None
         priority = ANDROID_PRIORITY[item["priority"]]
 
         def build(fitted: dict[str, Any]) -> bytes:
@@ -137,6 +137,11 @@ class FcmProvider(Provider):
         # A data message: the app gets it in onMessageReceived, shows nothing, removes what was read.
         return Prepared(_encode({"data": {"kind": "read", "ids": _encode(item_ids).decode(),
                                           "all": "true" if everything else "false"},
+                                 "android": {"priority": "NORMAL"}}).decode(), "NORMAL")
+
+    def prepare_retract(self, item_ids: list[str]) -> Prepared | None:
+        # A data message, as for reads: the app removes those notifications without showing anything.
+        return Prepared(_encode({"data": {"kind": "retract", "ids": _encode(item_ids).decode()},
                                  "android": {"priority": "NORMAL"}}).decode(), "NORMAL")
 
     async def send(self, job: Job) -> Outcome:

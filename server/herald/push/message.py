@@ -20,6 +20,16 @@ DIGEST_TAG = "herald:digest"  # the service worker's tag (groupKey) and, hashed,
 _encode = msgspec.json.Encoder().encode
 
 
+def collapse_key(item: dict[str, Any]) -> str | None:
+    """What a newer push replaces an older one by: the replace key, else the groupKey (never both, wire.py)."""
+    return item.get("replaceKey") or item.get("groupKey")
+
+
+def retract_message(item_ids: list[str]) -> bytes:
+    """Tells the service worker to close the shown notifications of these (retracted or expired) items."""
+    return _encode({"kind": "retract", "ids": item_ids})
+
+
 def topic_for(group_key: str) -> str:
     """RFC 8030 ``Topic``: at most 32 base64url characters, so a hash of the groupKey.
 

@@ -29,6 +29,7 @@ ProviderName = Literal["webpush", "fcm", "apns"]
 # push_jobs.item_id of the pushes that stand for no single inbox item: never skipped as read or acked.
 DIGEST_ITEM = "herald:digest"
 READ_ITEM = "herald:read"
+RETRACT_ITEM = "herald:retract"
 
 
 class Subscription(msgspec.Struct, frozen=True):
@@ -80,7 +81,8 @@ class Job:
     target: Subscription | Device
 
 
-OutcomeKind = Literal["delivered", "retry", "gone", "rejected", "refused", "expired", "gave_up", "read", "acked"]
+OutcomeKind = Literal["delivered", "retry", "gone", "rejected", "refused", "expired", "gave_up", "read", "acked",
+                      "retracted"]
 # Answered for good, for the admin's per-channel counts (read and acked were never sent: neither).
 FAILED = frozenset({"gone", "rejected", "refused", "expired", "gave_up"})
 
@@ -124,6 +126,10 @@ class Provider(ABC):
 
     def prepare_read(self, item_ids: list[str], everything: bool) -> Prepared | None:
         """A silent update telling the app these items were read elsewhere; None: this service has no silent push."""
+        return None
+
+    def prepare_retract(self, item_ids: list[str]) -> Prepared | None:
+        """An update telling the app or worker to remove these items' notifications; None: this service cannot."""
         return None
 
     @abstractmethod

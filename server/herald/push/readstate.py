@@ -10,7 +10,16 @@ notifications. The updates are rows of the one push queue, sent and retried
 like any push; the remembered rows are deleted in the same transaction, so
 each pushed item causes at most one update per device.
 
-Web Push gets none: browsers must show a notification for every push.
+Web Push gets none for reads: browsers must show a notification for every push.
+
+Retraction and expiry (retraction.py) go further: the items are gone, so
+besides the devices that were pushed them, every Web Push subscription that
+was pushed one (``subscription_pushes``) of a user with no open connection
+gets ``{"kind": "retract", "ids": [...]}``, on which the service worker closes
+those notifications (a user with an open tab hears the ``retract`` event
+there, and the page tells its worker). Only those: a push that shows nothing
+costs the site some of the silent-push budget browsers allow. Pushes
+still queued for the removed items are dropped at send time (sender.py).
 """
 from __future__ import annotations
 
@@ -19,8 +28,8 @@ from typing import Callable, Mapping
 from sqlalchemy import delete, exists, select
 
 from herald.db import Database
-from herald.models import device_pushes, devices, notifications, push_jobs, push_results
-from herald.push.provider import READ_ITEM, Provider
+from herald.models import device_pushes, devices, notifications, push_jobs, push_results, subscription_pushes
+from herald.push.provider import READ_ITEM, RETRACT_ITEM, Provider
 from herald.wire import now_ms
 
 IDS_PER_UPDATE = 100  # 100 ids of 26 characters fit APNs' and FCM's 4 KB with room to spare
@@ -78,9 +87,61 @@ class ReadSync:
             self.wake(str(platform))
         return len(rows)
 
+    async def retract(self, removed: dict[str, list[str]], offline: set[str]) -> int:
+        """Queue the updates that close removed items' notifications (see the module docstring); returns how many."""
+        if not removed:
+            return 0
+        users = sorted(removed)
+        pairs = {(user, item) for user, ids in removed.items() for item in ids}
+        async with self.db.read() as conn:
+            pushed = [row for row in (await conn.execute(
+                select(device_pushes.c.device_id, device_pushes.c.user_id, device_pushes.c.item_id, devices.c.platform)
+                .join(devices, devices.c.id == device_pushes.c.device_id)
+                .where(self.db.among(device_pushes.c.user_id, users)))).all() if (row.user_id, row.item_id) in pairs]
+            away = sorted(offline & set(users))
+            browsers = [row for row in (await conn.execute(
+                select(subscription_pushes.c.subscription_id, subscription_pushes.c.user_id,
+                       subscription_pushes.c.item_id)
+                .where(self.db.among(subscription_pushes.c.user_id, away)))).all()
+                if (row.user_id, row.item_id) in pairs] if away else []
+        per_target: dict[tuple[str, str, str], list[str]] = {}
+        for device_id, user_id, item_id, platform in pushed:
+            per_target.setdefault((platform, device_id, user_id), []).append(item_id)
+        for subscription_id, user_id, item_id in browsers:
+            per_target.setdefault(("webpush", subscription_id, user_id), []).append(item_id)
+        now = now_ms()
+        rows: list[dict[str, object]] = []
+        for (platform, target_id, user_id), ids in per_target.items():
+            provider = self.providers.get(platform)
+            if provider is None:
+                continue
+            ids.sort()
+            for start in range(0, len(ids), IDS_PER_UPDATE):
+                prepared = provider.prepare_retract(ids[start:start + IDS_PER_UPDATE])
+                if prepared is None:
+                    continue
+                rows.append({"provider": platform, "user_id": user_id, "item_id": RETRACT_ITEM,
+                             "subscription_id": target_id if platform == "webpush" else None,
+                             "device_id": None if platform == "webpush" else target_id,
+                             "payload": prepared.payload, "urgency": prepared.urgency, "topic": prepared.topic,
+                             "attempts": 0, "created_at": now, "expires_at": now + self.ttl_ms, "next_attempt_at": now})
+        async with self.db.write() as conn:
+            if rows:
+                await conn.execute(push_jobs.insert(), rows)
+            for device_id, user_id, item_id, _ in pushed:
+                await conn.execute(delete(device_pushes).where(
+                    device_pushes.c.device_id == device_id, device_pushes.c.item_id == item_id))
+            for subscription_id, _, item_id in browsers:
+                await conn.execute(delete(subscription_pushes).where(
+                    subscription_pushes.c.subscription_id == subscription_id, subscription_pushes.c.item_id == item_id))
+        for platform in {row["provider"] for row in rows}:
+            self.wake(str(platform))
+        return len(rows)
+
     async def prune(self, older_than_ms: int) -> None:
         """Forget pushes of items retention has removed, and the counts of notifications gone with them."""
         async with self.db.write() as conn:
             await conn.execute(delete(device_pushes).where(device_pushes.c.at < older_than_ms))
+            await conn.execute(delete(subscription_pushes).where(subscription_pushes.c.at < older_than_ms))
             await conn.execute(delete(push_results).where(
                 ~exists(select(notifications.c.id).where(notifications.c.id == push_results.c.notification_id))))

@@ -5,14 +5,17 @@ in one ``UPDATE ... RETURNING`` that two processes cannot both win), sends them
 concurrently through the provider, then records every outcome in one transaction:
 
 - delivered: row deleted; a device's success noted, and the item remembered
-  for the cross-device read update (readstate.py);
+  for the cross-device read update and, on devices and browsers alike, for
+  closing it if it is retracted (readstate.py);
 - gone (404/410, ``UNREGISTERED``, ``Unregistered``): the subscription or
   device is deleted with its rows;
 - retry (429, 5xx, timeouts, network errors): sent again after an exponential
   delay with jitter (at least ``Retry-After``), until ``push_max_attempts`` or the TTL;
 - rejected or refused: dropped and counted, the reason kept on the device;
 - not sent at all when the user read the item or a client acknowledged it
-  since it was queued (a held push, service.py, is exactly that check).
+  since it was queued (a held push, service.py, is exactly that check), nor
+  when the item is gone or past its expiry ("retracted": retracted, or
+  expired, swept or not yet).
 
 One worker per provider, so a push service that is down or slow delays only
 its own pushes: Web Push does not wait on APNs' timeouts, nor the reverse.
@@ -28,13 +31,32 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, delete, or_, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from herald.db import Database
 from herald.metrics import Metrics
-from herald.models import device_pushes, devices, inbox_items, push_jobs, push_results, push_subscriptions
-from herald.push.provider import DIGEST_ITEM, FAILED, READ_ITEM, Device, Job, Outcome, Provider, Subscription
+from herald.models import (
+    device_pushes,
+    devices,
+    inbox_items,
+    notifications,
+    push_jobs,
+    push_results,
+    push_subscriptions,
+    subscription_pushes,
+)
+from herald.push.provider import (
+    DIGEST_ITEM,
+    FAILED,
+    READ_ITEM,
+    RETRACT_ITEM,
+    Device,
+    Job,
+    Outcome,
+    Provider,
+    Subscription,
+)
 from herald.settings import Settings
 from herald.tasks import cancel, wait_event
 from herald.wire import now_ms
@@ -46,7 +68,7 @@ log = logging.getLogger("herald.push")
 
 BATCH = 100
 IDLE_POLL_SECONDS = 5.0  # rows written by another process are found at least this often
-NOT_AN_ITEM = frozenset({DIGEST_ITEM, READ_ITEM})
+NOT_AN_ITEM = frozenset({DIGEST_ITEM, READ_ITEM, RETRACT_ITEM})
 
 
 class PushSender:
@@ -154,16 +176,30 @@ class PushSender:
             return [_job(row) for row in rows]
 
     async def _already_settled(self, jobs: list[Job]) -> dict[tuple[str, str], str]:
-        """Items read ("read") or acknowledged by a client ("acked") since they were queued: a push would be noise."""
+        """Items read ("read") or acknowledged by a client ("acked") since they were queued: a push would be noise.
+
+        Items no longer in the inbox or past their expiry ("retracted") must not be shown at all.
+        """
         wanted = {(job.user_id, job.item_id) for job in jobs if job.item_id not in NOT_AN_ITEM}
         if not wanted:
             return {}
+        now = now_ms()
         async with self.db.read() as conn:
-            rows = await conn.execute(select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.read).where(
-                inbox_items.c.id.in_(sorted({item for _, item in wanted})),
-                or_(inbox_items.c.read.is_(True), inbox_items.c.delivered_at.is_not(None))))
-            return {(row.user_id, row.id): "read" if row.read else "acked"
-                    for row in rows if (row.user_id, row.id) in wanted}
+            rows = await conn.execute(
+                select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.read, inbox_items.c.delivered_at,
+                       notifications.c.expires_at)
+                .outerjoin(notifications, notifications.c.id == inbox_items.c.notification_id)
+                .where(inbox_items.c.id.in_(sorted({item for _, item in wanted}))))
+            present: dict[tuple[str, str], str | None] = {}
+            for row in rows:
+                if (row.user_id, row.id) not in wanted:
+                    continue
+                present[row.user_id, row.id] = (
+                    "retracted" if row.expires_at is not None and row.expires_at <= now
+                    else "read" if row.read else "acked" if row.delivered_at is not None else None)
+        settled = {pair: kind for pair, kind in present.items() if kind is not None}
+        settled.update((pair, "retracted") for pair in wanted if pair not in present)
+        return settled
 
     def backoff_ms(self, attempts: int, retry_after_seconds: float | None) -> int:
         """Exponential delay with "equal jitter": half fixed, half random, never below Retry-After."""
@@ -218,6 +254,7 @@ class Settlement:
         self.gone_devices: list[str] = []
         self.device_news: dict[str, dict[str, object]] = {}
         self.pushed_items: list[dict[str, object]] = []
+        self.pushed_browsers: list[dict[str, object]] = []
         self.results: dict[tuple[str, str], list[int]] = {}
         self.counts: dict[str, int] = {}
         self.delivered_created: list[int] = []
@@ -235,6 +272,9 @@ class Settlement:
         if job.notification_id and (kind == "delivered" or kind in FAILED):
             counts = self.results.setdefault((job.notification_id, job.provider), [0, 0])
             counts[0 if kind == "delivered" else 1] += 1
+        if not is_device and kind == "delivered" and job.item_id not in NOT_AN_ITEM:
+            self.pushed_browsers.append({"subscription_id": job.target_id, "user_id": job.user_id,
+                                         "item_id": job.item_id, "at": now})
         if not is_device or kind in ("read", "acked", "gone"):
             return
         if kind == "delivered":
@@ -259,6 +299,8 @@ class Settlement:
             await conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
         if self.pushed_items:
             await conn.execute(db.insert(device_pushes).on_conflict_do_nothing(), self.pushed_items)
+        if self.pushed_browsers:
+            await conn.execute(db.insert(subscription_pushes).on_conflict_do_nothing(), self.pushed_browsers)
         for (notification_id, provider), (delivered, failed) in self.results.items():
             stmt = db.insert(push_results).values(notification_id=notification_id, provider=provider,
                                                   delivered=delivered, failed=failed)

@@ -179,14 +179,21 @@ class PushService:
         """Silent updates to the devices that were pushed these items, now read (readstate.py)."""
         return await self.read_state.read(user_id, item_ids, everything)
 
+    async def sync_retract(self, removed: dict[str, list[str]]) -> int:
+        """Close removed items' notifications on devices, and in browsers with no open tab (readstate.py)."""
+        online = await self.fanout.online(set(removed))
+        return await self.read_state.retract(removed, set(removed) - online)
+
     async def prune(self, older_than_ms: int) -> None:
         await self.read_state.prune(older_than_ms)
 
-    async def enqueue(self, deliveries: Sequence[InboxWrite], notification_id: str | None = None) -> int:
+    async def enqueue(self, deliveries: Sequence[InboxWrite], notification_id: str | None = None, *,
+                      expires_at: int | None = None) -> int:
         """Queue pushes for committed deliveries on every channel; returns the rows due now.
 
         Offline users' pushes are due at once, their quiet items (past the per-recipient
         limit) as at most one digest; online users' are held for a delivered receipt.
+        A push never outlives its item: ``expires_at`` (the item's expiry) caps its TTL.
         """
         wanted = [d for d in deliveries if PRIORITY_OF_RANK.get(d.rank) in self.priorities]
         if not wanted:
@@ -201,6 +208,8 @@ class PushService:
             return 0
         now = now_ms()
         expires = now + self.settings.push_ttl_seconds * 1000
+        if expires_at is not None:
+            expires = max(now + 1000, min(expires, expires_at))
         items: dict[int, dict[str, object] | None] = {}
         prepared: dict[tuple[int, str], Prepared] = {}
         rows: list[dict[str, object]] = []

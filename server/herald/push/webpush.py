@@ -16,7 +16,15 @@ from pywebpush import WebPushException, webpush_async
 
 from herald.errors import HeraldError
 from herald.push.endpoint import SafeResolver, check_endpoint, is_refusal, refuse_redirect
-from herald.push.message import DIGEST_TAG, URGENCY, digest_message, push_message, topic_for
+from herald.push.message import (
+    DIGEST_TAG,
+    URGENCY,
+    collapse_key,
+    digest_message,
+    push_message,
+    retract_message,
+    topic_for,
+)
 from herald.push.provider import Job, Outcome, Prepared, Provider, Subscription, retry_after
 from herald.push.vapid import VapidKeys
 from herald.settings import Settings
@@ -49,9 +57,13 @@ class WebPushProvider(Provider):
             await self._session.close()
 
     def prepare(self, item: dict[str, Any]) -> Prepared:
-        group_key = item.get("groupKey")
+        key = collapse_key(item)
         return Prepared(push_message(item, self.settings.push_icon_url).decode(), URGENCY[item["priority"]],
-                        topic_for(group_key) if group_key else None)
+                        topic_for(key) if key else None)
+
+    def prepare_retract(self, item_ids: list[str]) -> Prepared | None:
+        # The worker closes those notifications (service_worker/sw.js); "normal": no need to wake a phone.
+        return Prepared(retract_message(item_ids).decode(), "normal")
 
     def prepare_digest(self, unread: int, timestamp: int) -> Prepared:
         return Prepared(digest_message(unread, self.settings.push_icon_url, timestamp).decode(), "normal",

@@ -46,3 +46,21 @@ def test_receipts_and_reads_are_counted_per_notification_and_follow_a_grouped_it
     assert eventually(lambda: len(row(admin, second)) == 7)  # live and pushed are counted in the background
     assert row(admin, second) == [1, 0, 0, 0, 1, 1, 0]
     assert row(admin, first)[4:] == [1, 1, 1]
+
+
+def test_a_notification_is_retracted_from_its_page_and_the_audit_log_says_who(
+        admin: AdminClient, server: HeraldServer, user_id: str) -> None:
+    sent = server.publish(to={"users": [user_id, user_id + "-b"]}, type="t", title="Wrong price",
+                          replaceKey=f"price:{user_id}", ttlSeconds=3600)["id"]
+    page = admin.get(f"/admin/notifications/{sent}").text
+    assert "Retract from every inbox" in page and f"price:{user_id}" in page and "Expires" in page
+    assert admin.post(f"/admin/notifications/{sent}/retract", csrf=False).status_code == 403, "CSRF is checked"
+    answer = admin.post(f"/admin/notifications/{sent}/retract")
+    assert answer.status_code in (200, 303), answer.text
+    page = admin.get(f"/admin/notifications/{sent}").text
+    assert re.search(r'class="lifecycle">retracted ', page) and "Retract from every inbox" not in page
+    for user in (user_id, user_id + "-b"):
+        listing = httpx.get(server.url + "/api/notifications", headers={"Authorization": f"Bearer {server.token(user)}"})
+        assert listing.json()["items"] == []
+    assert admin.post(f"/admin/notifications/{sent}/retract").status_code == 404
+    assert "notification.retract" in admin.get("/admin/audit").text

@@ -95,3 +95,37 @@ def test_a_429_is_retried_after_retry_after_and_delivers_once(private_herald: He
     assert any("rate_limited; retry 1 of 3" in record.getMessage() for record in caplog.records)
     assert waited >= 0.9  # it waited for the bucket (Retry-After: 1), not hammered it
     assert [i["title"] for i in inbox(private_herald, user_id)] == ["second", "first"]
+
+
+async def test_replace_retract_and_expiry_from_the_client(herald: HeraldServer, user_id: str) -> None:
+    from herald_client import NotFound, Retracted
+
+    async with AsyncHerald(herald.url, herald.api_key) as async_producer:
+        token = (await async_producer.mint_token(user_id)).token
+        async with Subscriber(herald.url, token=token) as sub:
+            events = sub.events()
+            assert type(await anext(events)).__name__ == "Ready"
+            first = await async_producer.publish(Target.users(user_id), type="order", title="confirmed",
+                                                 replace_key="order:1")
+            item = await asyncio.wait_for(anext(events), 10)
+            await async_producer.publish(Target.users(user_id), type="order", title="shipped", replace_key="order:1",
+                                         silent=True)
+            update = await asyncio.wait_for(anext(events), 10)
+            assert (item.id, update.id, update.title, update.silent, update.replace_key) == (
+                first.id, first.id, "shipped", True, "order:1")
+            assert await async_producer.retract_key("order:1", Target.users(user_id)) == 1
+            gone = await asyncio.wait_for(anext(events), 10)
+            assert gone == Retracted([first.id], "retracted", 0)
+            brief = await async_producer.publish(Target.users(user_id), type="t", title="brief", ttl_seconds=1)
+            assert (await asyncio.wait_for(anext(events), 10)).id == brief.id
+            expired = await asyncio.wait_for(anext(events), 10)
+            assert expired == Retracted([brief.id], "expired", 0)
+            assert await async_producer.retract(brief.id) == 0, "expired: known, but nothing is left to take back"
+            with pytest.raises(NotFound):
+                await async_producer.retract(brief.id)  # retracted now
+    kept = Herald(herald.url, herald.api_key)
+    try:
+        sent = kept.publish(Target.users(user_id), type="t", title="oops")
+        assert kept.retract(sent.id) == 1 and inbox(herald, user_id) == []
+    finally:
+        kept.close()

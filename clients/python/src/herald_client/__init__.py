@@ -17,7 +17,7 @@ from herald_client.errors import (
 from herald_client.http import Call, Request, Response
 from herald_client.models import (
     PRIORITIES, Event, Group, InboxPage, LiveEvent, Notification, Priority, PublishResult, Ready, ReadChange,
-    Reset, Session, Target, Token,
+    Reset, Retracted, Session, Target, Token,
 )
 from herald_client.producer import AsyncHerald, Herald
 from herald_client.retry import Backoff
@@ -29,6 +29,6 @@ __all__ = [
     "PRIORITIES", "AsyncHerald", "Backoff", "Call", "ConnectionFailed", "Event", "Forbidden", "Group", "Herald",
     "HeraldError", "InboxPage", "InvalidCursor", "InvalidRequest", "LiveEvent", "MethodNotAllowed", "NotFound",
     "Notification", "PayloadTooLarge", "Priority", "PublishResult", "RateLimited", "ReadChange", "Ready",
-    "Request", "Reset", "Response", "ServerError", "Session", "StreamClosed", "Subscriber", "Target", "Token",
-    "Unauthorized", "Unavailable", "UnsupportedMediaType",
+    "Request", "Reset", "Response", "Retracted", "ServerError", "Session", "StreamClosed", "Subscriber", "Target",
+    "Token", "Unauthorized", "Unavailable", "UnsupportedMediaType",
 ]

@@ -8,6 +8,7 @@ the client that offers it. Only endpoints the server has are here.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from typing import Any, Iterable
 from urllib.parse import quote
 
@@ -18,7 +19,8 @@ from herald_client.models import Group, InboxPage, Priority, PublishResult, Sess
 def publish(
     to: Target, *, type: str, title: str, body: str = "", priority: Priority = "medium",
     group_key: str | None = None, url: str | None = None, data: dict[str, Any] | None = None,
-    actor: str | None = None, idempotency_key: str | None = None,
+    actor: str | None = None, idempotency_key: str | None = None, replace_key: str | None = None,
+    silent: bool = False, expires_at: datetime | str | None = None, ttl_seconds: int | None = None,
 ) -> Call[PublishResult]:
     """``POST /api/publish``: store a notification in each recipient's inbox and deliver it live.
 
@@ -26,9 +28,16 @@ def publish(
     without ``group_key`` or an idempotency key, which need the inbox. Any other publish goes
     with an idempotency key, made here when none is given, so that a retry after a lost
     answer delivers nothing twice: Herald answers the same key with the first answer for 24 h.
+
+    ``replace_key`` updates each recipient's item with that key in place; ``silent`` updates
+    without a toast or push; ``expires_at`` (an aware datetime or RFC 3339 text) or
+    ``ttl_seconds`` makes the item leave every inbox then (docs/lifecycle.md in Herald).
     """
     wire: dict[str, Any] = {"to": dict(to.wire), "type": type, "title": title, "body": body, "priority": priority}
-    optional = {"groupKey": group_key, "url": url, "data": data, "actor": actor}
+    if isinstance(expires_at, datetime):
+        expires_at = expires_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    optional = {"groupKey": group_key, "url": url, "data": data, "actor": actor, "replaceKey": replace_key,
+                "silent": silent or None, "expiresAt": expires_at, "ttlSeconds": ttl_seconds}
     wire.update({key: value for key, value in optional.items() if value is not None})
     if to.is_live:
         wire["persist"] = False
@@ -43,6 +52,16 @@ def publish(
         return PublishResult(answer["id"], answer.get("recipients"), key)
 
     return Call(Request("POST", "/api/publish", json=wire), parse)
+
+
+def retract(notification_id: str) -> Call[int]:
+    """``DELETE /api/notifications/{id}``: the items removed from every inbox; ``NotFound`` if unknown or done."""
+    return Call(Request("DELETE", f"/api/notifications/{_segment(notification_id)}"), _removed)
+
+
+def retract_key(replace_key: str, to: Target) -> Call[int]:
+    """``POST /api/retract``: each targeted user's item with this replace key removed; ``NotFound`` if none had one."""
+    return Call(Request("POST", "/api/retract", json={"replaceKey": replace_key, "to": dict(to.wire)}), _removed)
 
 
 def mint_token(user_id: str, ttl_seconds: int | None = None) -> Call[Token]:
@@ -128,6 +147,10 @@ def _segment(value: str) -> str:
 def _group(response: Response) -> Group:
     raw = response.json()
     return Group(raw["name"], list(raw["users"]))
+
+
+def _removed(response: Response) -> int:
+    return int(response.json()["removed"])
 
 
 def _unread(response: Response) -> int:

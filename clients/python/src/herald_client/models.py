@@ -72,6 +72,10 @@ class Notification:
     actors: list[str] | None = None
     quiet: bool = False
     """A live-delivery hint: over the user's per-minute limit, show it without a toast."""
+    replace_key: str | None = None
+    """A later publish with this key updates the item in place, under the same ``id``."""
+    silent: bool = False
+    """A state update: list it, alert for nothing."""
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Notification:
@@ -80,6 +84,7 @@ class Notification:
             priority=raw.get("priority", "medium"), timestamp=raw["timestamp"], read=bool(raw.get("read")),
             group_key=raw.get("groupKey"), url=raw.get("url"), data=raw.get("data"),
             group_count=raw.get("groupCount", 1), actors=raw.get("actors"), quiet=bool(raw.get("quiet")),
+            replace_key=raw.get("replaceKey"), silent=bool(raw.get("silent")),
         )
 
     @property
@@ -164,6 +169,15 @@ class ReadChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Retracted:
+    """Items left the inbox: retracted by the producer (``reason`` "retracted") or expired ("expired")."""
+
+    ids: list[str]
+    reason: str
+    unread_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Reset:
     """The cursor was older than Herald keeps: what came between is gone; ``page`` is the inbox reloaded."""
 
@@ -191,7 +205,7 @@ class LiveEvent:
                    raw.get("priority", "medium"), raw["timestamp"], raw.get("url"), raw.get("data"))
 
 
-Event = Notification | Ready | ReadChange | Reset | LiveEvent
+Event = Notification | Ready | ReadChange | Retracted | Reset | LiveEvent
 """What ``Subscriber.events()`` yields."""
 
 

@@ -43,6 +43,8 @@ class Herald:
         self.close()
 
     publish = sync_method(api.publish)
+    retract = sync_method(api.retract)
+    retract_key = sync_method(api.retract_key)
     mint_token = sync_method(api.mint_token)
     put_group = sync_method(api.put_group)
     get_group = sync_method(api.get_group)
@@ -78,6 +80,8 @@ class AsyncHerald:
         await self.aclose()
 
     publish = async_method(api.publish)
+    retract = async_method(api.retract)
+    retract_key = async_method(api.retract_key)
     mint_token = async_method(api.mint_token)
     put_group = async_method(api.put_group)
     get_group = async_method(api.get_group)

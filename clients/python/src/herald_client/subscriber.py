@@ -26,7 +26,7 @@ from herald_client import api
 from herald_client.calling import Retrying, async_method
 from herald_client.errors import ConnectionFailed, HeraldError, StreamClosed
 from herald_client.http import AsyncTransport, Call, EventStream, Request, ServerEvent
-from herald_client.models import Event, LiveEvent, Notification, Ready, ReadChange, Reset
+from herald_client.models import Event, LiveEvent, Notification, Ready, ReadChange, Reset, Retracted
 from herald_client.retry import Backoff
 
 T = TypeVar("T")
@@ -158,7 +158,7 @@ class Subscriber:
         if frame.id is not None:
             # Items and inbox changes (read state) both carry the cursor; so may event types newer than this client.
             self.cursor = frame.id
-        if kind not in ("ready", "notification", "read", "reset", "channel"):
+        if kind not in ("ready", "notification", "read", "retract", "reset", "channel"):
             return []  # an event type newer than this client
         data = json.loads(frame.data)
         if kind == "channel":
@@ -166,6 +166,11 @@ class Subscriber:
         if kind == "read":
             self.unread_count = int(data["unreadCount"])
             return [ReadChange(list(data.get("ids", [])), bool(data.get("all")), self.unread_count)]
+        if kind == "retract":
+            self.unread_count = int(data["unreadCount"])
+            for item_id in data["ids"]:
+                self._seen.pop(item_id, None)
+            return [Retracted(list(data["ids"]), str(data.get("reason", "retracted")), self.unread_count)]
         if kind == "ready":
             self.unread_count = int(data["unreadCount"])
             return [Ready(frame.id or "", self.unread_count)]
