@@ -133,7 +133,8 @@ def test_an_idempotent_retry_answers_as_the_first_and_sends_one(server: HeraldSe
     # Computed when the tests are collected: far enough ahead to be in the future still when they run.
     ({"sendAt": at(86400), "to": {"channel": "ticker"}, "persist": False}, "live channel"),
     ({"sendAt": at(86400), "to": {"group": "no-such-group"}}, "No group named"),
-], ids=["past", "31-days", "malformed", "no-offset", "number", "live-channel", "unknown-group"])
+    ({"sendAt": at(86400), "expiresAt": at(3600)}, "after \"sendAt\""),
+], ids=["past", "31-days", "malformed", "no-offset", "number", "live-channel", "unknown-group", "expires-first"])
 def test_bad_send_at_inputs_are_refused_with_the_contract_body(server: HeraldServer, user_id: str,
                                                                fields: dict[str, Any], words: str) -> None:
     body = {"to": {"users": [user_id]}, "type": "t", "title": "x", **fields}
@@ -199,3 +200,19 @@ def test_what_fell_due_while_the_server_was_down_goes_out_as_it_starts(private_s
     seen = wait_for_item(server, user_id, accepted["id"], timeout=5)
     assert seen - started < 1.0, f"sent {seen - started:.3f} s after the server was ready"
     assert inbox_ids(server, user_id) == [accepted["id"]]
+
+
+def test_a_scheduled_silent_replace_updates_the_item_at_its_time_and_stays_silent(
+        server: HeraldServer, user_id: str) -> None:
+    headers = {"Authorization": f"Bearer {server.token(user_id)}"}
+    first = httpx.post(server.url + "/api/publish", headers=server.headers(), json={
+        "to": {"users": [user_id]}, "type": "order.status", "title": "confirmed", "replaceKey": "order:1"})
+    assert first.status_code == 202, first.text
+    schedule(server, user_id, 1.0, replaceKey="order:1", silent=True, ttlSeconds=3600, title="shipped")
+    deadline = time.time() + 5
+    while True:
+        items = httpx.get(server.url + "/api/notifications", headers=headers).json()["items"]
+        if items and items[0]["title"] == "shipped" or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert [(item["title"], item.get("silent")) for item in items] == [("shipped", True)], "replaced in place, silent"
