@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Iterable
+import logging
+from typing import Any, Awaitable, Callable, Iterable
+
+log = logging.getLogger("herald.tasks")
 
 
 async def cancel(tasks: Iterable[asyncio.Future[Any] | None]) -> None:
@@ -35,3 +38,36 @@ async def wait_event(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def drain_queue(what: str, run_once: Callable[[], Awaitable[int]], next_due: Callable[[], Awaitable[float]],
+                      wake: asyncio.Event, *, batch: int, idle_seconds: float) -> None:
+    """The loop of a worker over a table of due rows (pushes, webhook deliveries), until cancelled.
+
+    ``run_once`` claims, sends and settles up to ``batch`` rows and says how many it claimed: a
+    full batch means more are due now, so it runs again at once; otherwise the loop sleeps until
+    ``next_due`` seconds pass or ``wake`` is set by a commit on this node. A failing round or
+    database leaves the rows where they are, to be retried: it is logged, never the loop's end.
+    """
+    while True:
+        try:
+            claimed = await run_once()
+        except Exception:  # noqa: BLE001 - the rows stay; the next round retries them
+            log.exception("%s round failed", what)
+            claimed = 0
+        if claimed >= batch:
+            continue
+        try:
+            delay = await next_due()
+        except Exception:  # noqa: BLE001 - the database is back soon; poll meanwhile
+            delay = idle_seconds
+        wake.clear()
+        await wait_event(wake, delay)
+
+
+def seconds_until(due_ms: int | None, now_ms: int, idle_seconds: float) -> float:
+    """How long a worker sleeps before the next due row: never past ``idle_seconds``, so rows that
+    another node queued are found at least that often, and never below zero."""
+    if due_ms is None:
+        return idle_seconds
+    return min(idle_seconds, max(0.0, (due_ms - now_ms) / 1000))

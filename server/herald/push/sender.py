@@ -58,7 +58,7 @@ from herald.push.provider import (
     Subscription,
 )
 from herald.settings import Settings
-from herald.tasks import cancel, wait_event
+from herald.tasks import cancel, drain_queue, seconds_until
 from herald.wire import now_ms
 
 if TYPE_CHECKING:
@@ -102,29 +102,15 @@ class PushSender:
         await self.provider.stop()
 
     async def _run(self) -> None:
-        while True:
-            try:
-                sent = await self.run_once()
-            except Exception:  # noqa: BLE001 - the rows stay; the next round retries them
-                log.exception("%s push round failed", self.provider.name)
-                sent = 0
-            if sent >= BATCH:
-                continue
-            try:
-                delay = await self._seconds_to_next_due()
-            except Exception:  # noqa: BLE001 - the database is back soon; poll meanwhile
-                delay = IDLE_POLL_SECONDS
-            self._wake.clear()
-            await wait_event(self._wake, delay)
+        await drain_queue(f"{self.provider.name} push", self.run_once, self._seconds_to_next_due, self._wake,
+                          batch=BATCH, idle_seconds=IDLE_POLL_SECONDS)
 
     async def _seconds_to_next_due(self) -> float:
         async with self.db.read() as conn:
             due = (await conn.execute(select(push_jobs.c.next_attempt_at)
                                       .where(push_jobs.c.provider == self.provider.name)
                                       .order_by(push_jobs.c.next_attempt_at).limit(1))).scalar()
-        if due is None:
-            return IDLE_POLL_SECONDS
-        return min(IDLE_POLL_SECONDS, max(0.0, (due - now_ms()) / 1000))
+        return seconds_until(due, now_ms(), IDLE_POLL_SECONDS)
 
     async def run_once(self) -> int:
         """Lease, send and settle one batch of due pushes; returns how many were leased."""

@@ -36,7 +36,7 @@ from herald.metrics import Metrics
 from herald.models import webhook_attempts, webhook_deliveries, webhook_endpoints
 from herald.push.endpoint import SafeResolver, check_url, is_refusal
 from herald.settings import Settings
-from herald.tasks import cancel, wait_event
+from herald.tasks import cancel, drain_queue, seconds_until
 from herald.webhooks.signing import signed_headers
 from herald.wire import now_ms
 
@@ -111,22 +111,14 @@ class WebhookSender:
             await self._session.close()
 
     async def _run(self) -> None:
-        while True:
-            try:
-                claimed = await self.run_once()
-                if time.monotonic() - self._pruned >= PRUNE_EVERY_SECONDS:
-                    await self.prune()
-            except Exception:  # noqa: BLE001 - the rows stay; the next round retries them
-                log.exception("webhook round failed")
-                claimed = 0
-            if claimed >= BATCH:
-                continue
-            try:
-                delay = await self._seconds_to_next_due()
-            except Exception:  # noqa: BLE001 - the database is back soon; poll meanwhile
-                delay = IDLE_POLL_SECONDS
-            self._wake.clear()
-            await wait_event(self._wake, delay)
+        await drain_queue("webhook", self._round, self._seconds_to_next_due, self._wake,
+                          batch=BATCH, idle_seconds=IDLE_POLL_SECONDS)
+
+    async def _round(self) -> int:
+        claimed = await self.run_once()
+        if time.monotonic() - self._pruned >= PRUNE_EVERY_SECONDS:
+            await self.prune()
+        return claimed
 
     async def _seconds_to_next_due(self) -> float:
         d, e = webhook_deliveries.c, webhook_endpoints.c
@@ -135,9 +127,7 @@ class WebhookSender:
             due = (await conn.execute(select(d.next_attempt_at).join(webhook_endpoints, e.id == d.endpoint_id)
                                       .where(d.status == "pending", e.enabled.is_(True))
                                       .order_by(d.next_attempt_at).limit(1))).scalar()
-        if due is None:
-            return IDLE_POLL_SECONDS
-        return min(IDLE_POLL_SECONDS, max(0.0, (due - now_ms()) / 1000))
+        return seconds_until(due, now_ms(), IDLE_POLL_SECONDS)
 
     async def run_once(self) -> int:
         """Claim, send and settle one batch; returns how many were claimed."""
