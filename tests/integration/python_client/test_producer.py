@@ -129,3 +129,33 @@ async def test_replace_retract_and_expiry_from_the_client(herald: HeraldServer, 
         assert kept.retract(sent.id) == 1 and inbox(herald, user_id) == []
     finally:
         kept.close()
+
+
+def test_a_scheduled_publish_waits_for_its_time_and_cancels_by_id_or_by_key(
+        herald: HeraldServer, producer: Herald, user_id: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from herald_client import NotFound
+
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    first = producer.publish(Target.users(user_id), type="t", title="in an hour", send_at=later)
+    assert first.recipients is None and first.send_at is not None
+    assert abs((first.send_at - later).total_seconds()) < 0.001  # echoed to the millisecond, in UTC
+    keyed = producer.publish(Target.users(user_id), type="t", title="keyed", send_at=later,
+                             replace_key=f"cart:{user_id}")
+    assert inbox(herald, user_id) == []  # nothing is sent before its time
+    producer.cancel_scheduled(first.id)
+    with pytest.raises(NotFound):
+        producer.cancel_scheduled(first.id)  # cancelled already
+    assert producer.cancel_scheduled_key(f"cart:{user_id}", Target.users(user_id)) == [keyed.id]
+    with pytest.raises(NotFound):
+        producer.cancel_scheduled_key(f"cart:{user_id}")
+    with pytest.raises(ValueError, match="offset"):
+        producer.publish(Target.users(user_id), type="t", title="naive", send_at=datetime.now() + timedelta(hours=1))
+
+    soon = producer.publish(Target.users(user_id), type="t", title="soon",
+                            send_at=datetime.now(timezone.utc) + timedelta(seconds=0.5))
+    deadline = time.monotonic() + 10
+    while not (items := inbox(herald, user_id)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [(i["id"], i["title"]) for i in items] == [(soon.id, "soon")]  # the cancelled two never went out

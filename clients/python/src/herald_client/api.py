@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from herald_client.http import Call, Request, Response, no_content
-from herald_client.models import Group, InboxPage, Priority, PublishResult, Session, Target, Token
+from herald_client.models import Group, InboxPage, Priority, PublishResult, Session, Target, Token, parse_time
 
 
 def publish(
@@ -21,6 +21,7 @@ def publish(
     group_key: str | None = None, url: str | None = None, data: dict[str, Any] | None = None,
     actor: str | None = None, idempotency_key: str | None = None, replace_key: str | None = None,
     silent: bool = False, expires_at: datetime | str | None = None, ttl_seconds: int | None = None,
+    send_at: datetime | str | None = None,
 ) -> Call[PublishResult]:
     """``POST /api/publish``: store a notification in each recipient's inbox and deliver it live.
 
@@ -32,12 +33,14 @@ def publish(
     ``replace_key`` updates each recipient's item with that key in place; ``silent`` updates
     without a toast or push; ``expires_at`` (an aware datetime or RFC 3339 text) or
     ``ttl_seconds`` makes the item leave every inbox then (docs/lifecycle.md in Herald).
+    ``send_at`` (an aware datetime or RFC 3339 text with an offset, at most 30 days ahead)
+    schedules it instead: ``result.send_at`` says when, and ``cancel_scheduled(result.id)``
+    or ``cancel_scheduled_key`` cancels it until then (docs/scheduling.md in Herald).
     """
     wire: dict[str, Any] = {"to": dict(to.wire), "type": type, "title": title, "body": body, "priority": priority}
-    if isinstance(expires_at, datetime):
-        expires_at = expires_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
     optional = {"groupKey": group_key, "url": url, "data": data, "actor": actor, "replaceKey": replace_key,
-                "silent": silent or None, "expiresAt": expires_at, "ttlSeconds": ttl_seconds}
+                "silent": silent or None, "expiresAt": _rfc3339(expires_at), "ttlSeconds": ttl_seconds,
+                "sendAt": _rfc3339(send_at)}
     wire.update({key: value for key, value in optional.items() if value is not None})
     if to.is_live:
         wire["persist"] = False
@@ -49,7 +52,8 @@ def publish(
 
     def parse(response: Response) -> PublishResult:
         answer = response.json()
-        return PublishResult(answer["id"], answer.get("recipients"), key)
+        return PublishResult(answer["id"], answer.get("recipients"), key,
+                             parse_time(answer["sendAt"]) if answer.get("sendAt") else None)
 
     return Call(Request("POST", "/api/publish", json=wire), parse)
 
@@ -62,6 +66,20 @@ def retract(notification_id: str) -> Call[int]:
 def retract_key(replace_key: str, to: Target) -> Call[int]:
     """``POST /api/retract``: each targeted user's item with this replace key removed; ``NotFound`` if none had one."""
     return Call(Request("POST", "/api/retract", json={"replaceKey": replace_key, "to": dict(to.wire)}), _removed)
+
+
+def cancel_scheduled(scheduled_id: str) -> Call[None]:
+    """``DELETE /api/scheduled/{id}``: it is never sent; ``NotFound`` once sent, cancelled or unknown."""
+    return Call(Request("DELETE", f"/api/scheduled/{_segment(scheduled_id)}"), no_content)
+
+
+def cancel_scheduled_key(replace_key: str, to: Target | None = None) -> Call[list[str]]:
+    """``POST /api/scheduled/cancel``: the ids of the pending publishes with this replace key (only those for
+    exactly ``to``, when given) now cancelled; ``NotFound`` if none was pending."""
+    wire: dict[str, Any] = {"replaceKey": replace_key}
+    if to is not None:
+        wire["to"] = dict(to.wire)
+    return Call(Request("POST", "/api/scheduled/cancel", json=wire), lambda r: list(r.json()["cancelled"]))
 
 
 def mint_token(user_id: str, ttl_seconds: int | None = None) -> Call[Token]:
@@ -138,6 +156,14 @@ def start_session(token: str) -> Call[Session]:
 def end_session() -> Call[None]:
     """``DELETE /api/session``: the cookie is cleared."""
     return Call(Request("DELETE", "/api/session"), no_content)
+
+
+def _rfc3339(value: datetime | str | None) -> str | None:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("a naive datetime has no offset: give it a tzinfo (Herald refuses times without one)")
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value
 
 
 def _segment(value: str) -> str:

@@ -117,6 +117,8 @@ class PublishResult:
     """Inbox items written; None for a live channel event, whose delivery is best-effort."""
     idempotency_key: str | None
     """The key this publish went with (the client makes one when none is given); None for a live event."""
+    send_at: datetime | None = None
+    """When a scheduled publish goes out (``send_at`` on publish); None for one sent at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,7 @@ class Token:
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Token:
-        return cls(raw["token"], _parse_time(raw["expiresAt"]))
+        return cls(raw["token"], parse_time(raw["expiresAt"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +148,7 @@ class Session:
 
     @classmethod
     def from_wire(cls, raw: Mapping[str, Any]) -> Session:
-        return cls(raw["userId"], _parse_time(raw["expiresAt"]))
+        return cls(raw["userId"], parse_time(raw["expiresAt"]))
 
 
 # Stream events other than notifications (design section 6).
@@ -209,6 +211,6 @@ Event = Notification | Ready | ReadChange | Retracted | Reset | LiveEvent
 """What ``Subscriber.events()`` yields."""
 
 
-def _parse_time(value: str) -> datetime:
+def parse_time(value: str) -> datetime:
     # Herald writes ISO 8601 with a "Z"; fromisoformat takes "Z" only from Python 3.11 on, which is our floor.
     return datetime.fromisoformat(value)
