@@ -3,7 +3,6 @@ listed, and every bad input answered with the contract's 4xx body."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -11,29 +10,9 @@ import httpx
 import pytest
 
 from tests.herald_server import HeraldServer, create_postgres_database, drop_postgres_database
+from tests.integration.scheduling import at, epoch, inbox_ids, schedule
 from tests.scrape import wait_metric
 from tests.transports import TRANSPORTS, subscribe
-
-
-def at(seconds: float) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat()
-
-
-def epoch(rfc3339: str) -> float:
-    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
-
-
-def schedule(server: HeraldServer, user_id: str, seconds: float, **fields: Any) -> dict[str, Any]:
-    answer = httpx.post(server.url + "/api/publish", headers=server.headers(), timeout=10, json={
-        "to": {"users": [user_id]}, "type": "reminder", "title": fields.pop("title", "later"),
-        "sendAt": at(seconds), **fields})
-    assert answer.status_code == 202, answer.text
-    return answer.json()
-
-
-def inbox_ids(server: HeraldServer, user_id: str) -> list[str]:
-    answer = httpx.get(server.url + "/api/notifications", headers={"Authorization": f"Bearer {server.token(user_id)}"})
-    return [item["id"] for item in answer.json()["items"]]
 
 
 def wait_for_item(server: HeraldServer, user_id: str, item_id: str, timeout: float) -> float:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.herald_server import HeraldServer, RedisServer, create_postgres_database, drop_postgres_database
-from tests.integration.test_scheduled import at, epoch, inbox_ids
+from tests.integration.scheduling import at, epoch, inbox_ids
 from tests.scrape import metric
 from tests.sse_client import Stream, open_stream
 

@@ -9,7 +9,7 @@ import httpx
 from tests.admin_client import AdminClient, inbox_titles
 from tests.eventually import eventually
 from tests.herald_server import HeraldServer
-from tests.integration.test_scheduled import schedule
+from tests.integration.scheduling import schedule
 
 
 def row(page: str, scheduled_id: str) -> str | None:

@@ -1,18 +1,12 @@
 """Migration 0005 keeps queued Web Push rows across upgrade and downgrade, on both databases."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterator
-
-import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from herald.db import alembic_config, migrate
 from herald.models import push_jobs
-from tests.herald_server import create_postgres_database, drop_postgres_database, run_async
+from tests.unit.migrations.support import run
 
 # Whatever 0005 follows once the lead has chained the branches.
 BEFORE = str(ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_revision("0005").down_revision)
@@ -22,32 +16,6 @@ QUEUED = [
     "INSERT INTO push_jobs (subscription_id, user_id, item_id, payload, urgency, topic, attempts, created_at, "
     "expires_at, next_attempt_at) VALUES ('s1', 'u1', 'i1', '{}', 'high', NULL, 0, 1, 2, 3)",
 ]
-
-
-def run(url: str, *statements: str) -> Any:
-    async def go() -> Any:
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            result = None
-            for statement in statements:
-                result = await conn.execute(text(statement))
-            rows = result.all() if result is not None and result.returns_rows else None
-            tables = await conn.run_sync(lambda sync: {
-                name: {c["name"] for c in inspect(sync).get_columns(name)} for name in inspect(sync).get_table_names()})
-        await engine.dispose()
-        return rows, tables
-
-    return run_async(go())
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'herald.db'}"
-        return
-    database_url = create_postgres_database()
-    yield database_url
-    drop_postgres_database(database_url)
 
 
 def test_queued_web_pushes_survive_0005_up_and_down(url: str) -> None:

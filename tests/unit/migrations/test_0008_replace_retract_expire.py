@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 
 from herald.db import alembic_config, migrate
 from herald.models import inbox_items, notifications, subscription_pushes
-from tests.unit.migrations.test_0005_native_push import run, url  # noqa: F401 - the databases' fixture
+from tests.unit.migrations.support import run
 
 BEFORE = str(ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_revision("0008").down_revision)
 ITEM = [

@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 
 from herald.db import alembic_config, migrate
 from herald.models import scheduled_notifications
-from tests.unit.migrations.test_0005_native_push import run, url  # noqa: F401 - the fixture over both databases
+from tests.unit.migrations.support import run
 
 # Whatever 0009 follows once the lead has chained the branches.
 BEFORE = str(ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_revision("0009").down_revision)

@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 
 from herald.db import alembic_config, migrate
 from herald.models import webhook_attempts, webhook_deliveries, webhook_endpoints
-from tests.unit.migrations.test_0005_native_push import run, url  # noqa: F401 - the fixture, over both databases
+from tests.unit.migrations.support import run
 
 BEFORE = str(ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_revision("0010").down_revision)
 TABLES = (webhook_endpoints, webhook_deliveries, webhook_attempts)

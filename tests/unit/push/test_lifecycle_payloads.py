@@ -9,7 +9,7 @@ from herald.push.message import topic_for
 from herald.push.vapid import load_keys
 from herald.push.webpush import WebPushProvider
 from herald.settings import load_settings
-from tests.unit.push.test_payloads import apns, fcm, item  # noqa: F401 - the providers' fixtures
+from tests.unit.push.support import item
 
 
 def test_the_replace_key_is_the_collapse_key_on_every_provider(fcm: FcmProvider, apns: ApnsProvider,  # noqa: F811

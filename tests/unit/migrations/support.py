@@ -1,0 +1,25 @@
+"""Statements against a migrated database, and what its tables hold, for the migration tests."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.herald_server import run_async
+
+
+def run(url: str, *statements: str) -> Any:
+    async def go() -> Any:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            result = None
+            for statement in statements:
+                result = await conn.execute(text(statement))
+            rows = result.all() if result is not None and result.returns_rows else None
+            tables = await conn.run_sync(lambda sync: {
+                name: {c["name"] for c in inspect(sync).get_columns(name)} for name in inspect(sync).get_table_names()})
+        await engine.dispose()
+        return rows, tables
+
+    return run_async(go())
