@@ -316,6 +316,7 @@ class Publisher:
             "priority": request.priority, "group_key": request.group_key, "url": request.url,
             "data": request.data, "actor": request.actor, "producer": producer, "created_at": now,
             "replace_key": request.replace_key, "silent": request.silent or None, "expires_at": expiry_ms(request, now),
+            "avatar_url": request.avatar_url, "image_url": request.image_url,
         }
         async with self._transaction(within) as conn:
             if request.idempotency_key is not None:
