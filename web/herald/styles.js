@@ -6,6 +6,7 @@ export const CSS = `
   --on-alert:var(--herald-on-alert, #fff);color-scheme:light dark;display:inline-block;position:relative;font:14px/1.4 var(--herald-font, system-ui, sans-serif);color:var(--fg);}
 *{box-sizing:border-box;}
 button, select{font:inherit;color:inherit;}
+select{background:var(--bg);border:1px solid var(--line);border-radius:.3rem;}
 :focus-visible{outline:2px solid var(--accent);outline-offset:2px;}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap;}
 [hidden]{display:none !important;}
