@@ -9,7 +9,6 @@ import { Toasts } from './toasts.js';
 
 /** @typedef {import('./format.js').Notification} Item */
 
-const STATUS = { connected: 'live', reconnecting: 'reconnecting', disconnected: 'offline', connecting: 'connecting' };
 const ICON = 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6v-5a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z';
 const EVENTS = ['change', 'notification', 'read', 'retract', 'status', 'signedout'];
 const DIGEST = 'herald:digest';
@@ -24,15 +23,15 @@ const TEMPLATE = `<style>${CSS}</style>
  <span class="conn" role="status"></span>
 </div>
 <section class="panel" id="panel" aria-labelledby="heading" tabindex="-1" hidden>
- <header><h2 id="heading"><slot name="header"></slot></h2><span class="state"></span></header>
+ <header><h2 id="heading"><slot name="header" data-t="title"></slot></h2><span class="state"></span></header>
  <div class="tools">
-  <label><span class="show"></span> <select class="filter"><option value="" class="allTypes"></option></select></label>
-  <button type="button" class="all markAll"></button>
+  <label><span data-t="show"></span> <select class="filter"><option value="" data-t="allTypes"></option></select></label>
+  <button type="button" class="all" data-t="markAll"></button>
  </div>
  <ul class="list" aria-labelledby="heading"></ul>
- <p class="empty"><slot name="empty"></slot></p>
- <button type="button" class="older" hidden></button>
- <button type="button" class="desktop" hidden></button>
+ <p class="empty"><slot name="empty" data-t="empty"></slot></p>
+ <button type="button" class="older" data-t="older" hidden></button>
+ <button type="button" class="desktop" data-t="desktop" hidden></button>
 </section>
 <div class="toasts" aria-live="polite"></div>`;
 
@@ -100,10 +99,7 @@ export class HeraldBell extends HTMLElement {
   #apply(s) {
     this.#s = s;
     for (const name of ['bar', 'panel', 'toasts']) this.#el[name].dir = this.hasAttribute('dir') ? '' : s.dir;
-    for (const [key, node] of [['title', 'slot[name=header]'], ['empty', 'slot[name=empty]'], ['show', '.show'],
-      ['allTypes', '.allTypes'], ['markAll', '.markAll'], ['older', '.older'], ['desktop', '.desktop']]) {
-      /** @type {HTMLElement} */ (this.#root.querySelector(node)).textContent = s.t(key);
-    }
+    for (const node of this.#root.querySelectorAll('[data-t]')) node.textContent = s.t(/** @type {HTMLElement} */ (node).dataset.t ?? '');
     this.#list.s = s;
     this.#list.refresh();
     this.#render();
@@ -259,7 +255,7 @@ export class HeraldBell extends HTMLElement {
     const status = client.signedOut ? 'disconnected' : client.status;
     this.#wasLive ||= status === 'connected';
     const s = this.#s;
-    const text = s.t(client.signedOut ? 'signedOut' : STATUS[this.#wasLive || status !== 'reconnecting' ? status : 'connecting']);
+    const text = s.t(client.signedOut ? 'signedOut' : this.#wasLive || status !== 'reconnecting' ? status : 'connecting');
     const { bell, badge, conn, state, empty, older, desktop } = this.#el;
     this.dataset.status = status;
     bell.setAttribute('aria-label', unread ? s.t('bell', unread) : s.t('bellNone'));

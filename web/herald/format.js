@@ -24,7 +24,7 @@ export function groupTitle(item, s = EN) {
   const actor = item.actors?.[0];
   if (n < 1) return { text: item.title, more: '' };
   if (actor && item.title.startsWith(actor)) {
-    return { text: s.fill('and', { a: actor, b: s.t('others', n) }) + item.title.slice(actor.length), more: '' };
+    return { text: s.t('and').replace('$1', () => actor).replace('$2', () => s.t('others', n)) + item.title.slice(actor.length), more: '' };
   }
   return { text: item.title, more: `+${s.number.format(n)}` };
 }

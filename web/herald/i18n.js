@@ -9,12 +9,12 @@
 /** English, built in; the other languages are data, fetched when a page asks for one. */
 const EN_TABLE = {
   title: 'Notifications', show: 'Show', allTypes: 'All types', markAll: 'Mark all read', empty: 'No notifications yet.',
-  older: 'Load older', desktop: 'Enable desktop notifications', live: 'Live', reconnecting: 'Reconnecting…',
-  offline: 'Offline', connecting: 'Connecting…', signedOut: 'Signed out', unreadPrefix: 'Unread: ',
+  older: 'Load older', desktop: 'Enable desktop notifications', connected: 'Live', reconnecting: 'Reconnecting…',
+  disconnected: 'Offline', connecting: 'Connecting…', signedOut: 'Signed out', unreadPrefix: 'Unread: ',
   bellNone: 'Notifications, no unread', bell: { other: 'Notifications, # unread' },
   digest: { one: '# new notification', other: '# new notifications' },
   others: { one: '# other', other: '# others' }, count: { one: '# notification', other: '# notifications' },
-  and: '{a} and {b}', details: 'Details', hide: 'Hide', showWho: 'Show who: ', hideWho: 'Hide who: ',
+  and: '$1 and $2', details: 'Details', hide: 'Hide', showWho: 'Show who: ', hideWho: 'Hide who: ',
   markRead: 'Mark read', markReadOf: 'Mark read: ', dismiss: 'Dismiss: ', urgent: 'Urgent: ', high: 'Important: ',
 };
 /** Shipped in ./locales/<lang>.json; a table with `"dir": "rtl"` lays out right to left. */
@@ -42,10 +42,6 @@ export class Strings {
     return form.replace('#', this.number.format(n));
   }
 
-  /** `{a} and {b}` with the values in. @param {string} key @param {Record<string, string>} values */
-  fill(key, values) {
-    return this.t(key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? '');
-  }
 }
 
 /** The language an element asks for: its nearest `lang`, else the document's, else the browser's. @param {Element} element */
