@@ -168,7 +168,8 @@ class Publisher:
         """A live channel event: straight to the bus, kept nowhere. 503 when the bus cannot take it."""
         assert request.to.channel is not None
         event = LiveEvent(new_id(), request.to.channel, request.type, request.title, request.body, request.priority,
-                          now_ms(), request.url, request.data)
+                          now_ms(), request.url, request.data, request.avatar_url or msgspec.UNSET,
+                          request.image_url or msgspec.UNSET)
         try:
             await self.fanout.publish([BusEvent("channel", event.channel, 0, PRIORITY_RANK[event.priority],
                                                 encoder.encode(event), time.time())])

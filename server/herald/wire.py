@@ -97,6 +97,8 @@ class LiveEvent(msgspec.Struct, rename="camel"):
     timestamp: int
     url: str | None
     data: dict[str, Any] | None
+    avatar_url: str | msgspec.UnsetType = msgspec.UNSET
+    image_url: str | msgspec.UnsetType = msgspec.UNSET
 
 
 def check_publish(request: PublishRequest, *, production: bool = True) -> None:

@@ -71,3 +71,14 @@ def test_development_allows_loopback_pictures_and_production_refuses_them(fresh_
         assert response.status_code == 400, url
         assert response.json()["error"] == "invalid_request"
     assert post(fresh_server, "prod-user", imageUrl=IMAGE).status_code == 202
+
+
+async def test_live_channel_events_carry_the_pictures_too(server: HeraldServer, user_id: str) -> None:
+    channel = f"pics-{user_id}"
+    async with open_stream(server.url, server.token(user_id), query=f"?channels={channel}") as stream:
+        await stream.until("ready")
+        response = httpx.post(server.url + "/api/publish", headers=server.headers(), json={
+            "to": {"channel": channel}, "persist": False, "type": "reaction", "title": "❤", "imageUrl": IMAGE})
+        assert response.status_code == 202, response.text
+        event = (await stream.until("channel")).json()
+    assert event["imageUrl"] == IMAGE and "avatarUrl" not in event
