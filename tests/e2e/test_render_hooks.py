@@ -50,3 +50,19 @@ def test_slots_replace_the_header_and_the_empty_state(context: BrowserContext, w
     send(web_server, user_id, "Now there is one")
     expect(center.item("Now there is one")).to_be_visible()
     expect(center.host.locator("[slot=empty]")).to_be_hidden()
+
+
+def test_a_page_drawing_its_own_rows_gets_the_same_safe_body_and_the_strings(context: BrowserContext,
+                                                                             web_server: HeraldServer,
+                                                                             user_id: str) -> None:
+    center = sign_in(context, web_server, user_id)
+    drawn = center.page.evaluate("""async () => {
+        const { rich, plain, loadStrings } = await import('/static/herald/index.js');
+        const row = document.createElement('p');
+        row.append(...rich('**Hi** <img src=x onerror="window.__pwned=1"> [docs](https://example.com/)'));
+        const s = await loadStrings('de');
+        return { html: row.innerHTML, plain: plain('**Hi** [docs](https://example.com/)'), markAll: s.t('markAll') };
+    }""")
+    assert drawn["html"] == ('<strong>Hi</strong> &lt;img src=x onerror="window.__pwned=1"&gt; '
+                             '<a href="https://example.com/" rel="noopener noreferrer" target="_blank">docs</a>')
+    assert drawn["plain"] == "Hi docs" and drawn["markAll"] == "Alle als gelesen markieren"
