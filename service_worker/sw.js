@@ -22,7 +22,8 @@ const DEFAULT_TITLE = 'Herald';
 
 /**
  * @typedef {{id: string, title: string, body: string, priority: string, timestamp: number,
- *   groupKey: string | null, url: string | null, groupCount?: number, replaceKey?: string, silent?: boolean}} Item
+ *   groupKey: string | null, url: string | null, groupCount?: number, replaceKey?: string, silent?: boolean,
+ *   avatarUrl?: string, imageUrl?: string}} Item
  * @typedef {{kind: 'notification', icon: string | null, notification: Item}} PushMessage
  */
 
@@ -107,6 +108,11 @@ function parseRetract(data) {
   }
 }
 
+// The body's markdown marks (web/herald/format.js), dropped: a system notification shows plain text.
+const MARKS = /\*\*([^]{1,1000}?)\*\*|\*([^*\s][^*]{0,999}?)\*|`([^`]{1,1000})`|\[([^\]]{1,500})\]\(([^()\s]{1,2048})\)/g;
+/** @param {string} text @returns {string} */
+const plain = (text) => text.replace(MARKS, (_, strong, em, code, label) => code ?? plain(strong ?? em ?? label));
+
 /** @param {Item} item */
 function titleOf(item) {
   return item.groupCount && item.groupCount > 1 ? `${item.title} (${item.groupCount})` : item.title;
@@ -120,8 +126,10 @@ function titleOf(item) {
 function optionsFor(item, icon) {
   const loud = item.priority === 'urgent' || item.priority === 'high';
   return {
-    body: item.body || '',
-    icon: icon ? new URL(icon, sw.registration.scope).href : undefined,
+    body: plain(item.body || ''),
+    // The item's own avatar when it has one (checked on publish: https on a public host), else the site's icon.
+    icon: item.avatarUrl || (icon ? new URL(icon, sw.registration.scope).href : undefined),
+    image: item.imageUrl || undefined,
     tag: item.replaceKey || item.groupKey || item.id,
     // A replaced notification alerts again only when it matters; otherwise it updates quietly.
     renotify: loud,

@@ -98,6 +98,8 @@ _ITEM_COLUMNS = (
     notifications.c.data,
     notifications.c.replace_key,
     notifications.c.silent,
+    notifications.c.avatar_url,
+    notifications.c.image_url,
 )
 
 
@@ -111,6 +113,7 @@ def _item(row: Row[Any]) -> Notification:
         data=row.data, group_count=row.group_count, actors=row.actors,
         replace_key=row.replace_key if row.replace_key is not None else msgspec.UNSET,
         silent=True if row.silent else msgspec.UNSET,
+        avatar_url=row.avatar_url or msgspec.UNSET, image_url=row.image_url or msgspec.UNSET,
     )
 
 
@@ -252,6 +255,7 @@ class Inbox:
             timestamp=note["created_at"], read=False, group_key=note["group_key"], url=note["url"],
             data=note["data"], group_count=count, actors=actors,
             replace_key=note.get("replace_key") or msgspec.UNSET, silent=True if note.get("silent") else msgspec.UNSET,
+            avatar_url=note.get("avatar_url") or msgspec.UNSET, image_url=note.get("image_url") or msgspec.UNSET,
         )
 
     async def stream_start(self, user_id: str) -> StreamStart:

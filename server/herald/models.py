@@ -69,6 +69,9 @@ notifications = Table(
     Column("silent", Boolean),
     Column("expires_at", BigInteger, index=True),
     Column("retracted_at", BigInteger),
+    # Issue 17: pictures shown with the item, checked like push endpoints on publish (wire.check_images).
+    Column("avatar_url", String(2048)),
+    Column("image_url", String(2048)),
 )
 
 # An item in one user's inbox. Its ``id`` is the id of the notification that

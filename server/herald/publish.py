@@ -168,7 +168,8 @@ class Publisher:
         """A live channel event: straight to the bus, kept nowhere. 503 when the bus cannot take it."""
         assert request.to.channel is not None
         event = LiveEvent(new_id(), request.to.channel, request.type, request.title, request.body, request.priority,
-                          now_ms(), request.url, request.data)
+                          now_ms(), request.url, request.data, request.avatar_url or msgspec.UNSET,
+                          request.image_url or msgspec.UNSET)
         try:
             await self.fanout.publish([BusEvent("channel", event.channel, 0, PRIORITY_RANK[event.priority],
                                                 encoder.encode(event), time.time())])
@@ -316,6 +317,7 @@ class Publisher:
             "priority": request.priority, "group_key": request.group_key, "url": request.url,
             "data": request.data, "actor": request.actor, "producer": producer, "created_at": now,
             "replace_key": request.replace_key, "silent": request.silent or None, "expires_at": expiry_ms(request, now),
+            "avatar_url": request.avatar_url, "image_url": request.image_url,
         }
         async with self._transaction(within) as conn:
             if request.idempotency_key is not None:

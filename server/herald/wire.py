@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from herald.errors import invalid_cursor, invalid_request
+from herald.push.endpoint import check_url
 
 Priority = Literal["urgent", "high", "medium", "low"]
 # Lower rank is written first when several items wait for one connection.
@@ -30,6 +31,7 @@ MAX_USERS = 10_000
 MAX_DATA_BYTES = 8 * 1024
 MAX_TTL_SECONDS = 30 * 24 * 3600  # expiry: at most 30 days ahead, by ttlSeconds or expiresAt
 MAX_REPLACE_KEY = 200
+MAX_IMAGE_URL = 2048
 # C0, DEL and C1: a key that is shown nowhere still travels in headers and logs.
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -66,6 +68,10 @@ class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
     """Seconds after which the item leaves every inbox (1 to 30 days); not with ``expiresAt``."""
     send_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     """RFC 3339 with an offset: deliver then, not now (up to 30 days ahead; docs/scheduling.md)."""
+    avatar_url: Annotated[str, msgspec.Meta(max_length=MAX_IMAGE_URL)] | None = None
+    """Who or what the item is from, shown beside it: an https URL on a public host (``check_images``)."""
+    image_url: Annotated[str, msgspec.Meta(max_length=MAX_IMAGE_URL)] | None = None
+    """A picture shown with the item and its system notification: an https URL on a public host."""
 
 
 class PublishResponse(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -91,10 +97,15 @@ class LiveEvent(msgspec.Struct, rename="camel"):
     timestamp: int
     url: str | None
     data: dict[str, Any] | None
+    avatar_url: str | msgspec.UnsetType = msgspec.UNSET
+    image_url: str | msgspec.UnsetType = msgspec.UNSET
 
 
-def check_publish(request: PublishRequest) -> None:
-    """The rules a JSON schema cannot say: exactly one target, ``data`` size, a safe ``url``."""
+def check_publish(request: PublishRequest, *, production: bool = True) -> None:
+    """The rules a JSON schema cannot say: exactly one target, ``data`` size, a safe ``url`` and pictures.
+
+    ``production`` False lets pictures point at loopback (tests); callers that do not know say True.
+    """
     target = request.to
     chosen = [name for name in ("users", "group", "topic", "channel") if getattr(target, name) is not None]
     if target.all is not None:
@@ -121,6 +132,16 @@ def check_publish(request: PublishRequest) -> None:
         if value is not None and "\x00" in value:
             # PostgreSQL cannot store NUL in text, and no title needs one: refused on every database alike.
             raise invalid_request(f'"{_CAMEL[name]}" must not contain NUL characters.')
+    check_images(request, production=production)
+
+
+def check_images(request: PublishRequest, *, production: bool) -> None:
+    """``avatarUrl`` and ``imageUrl`` are fetched by every browser that shows the item, so they are checked
+    as push endpoints are (push/endpoint.py): https on a public host; loopback, http too, in development only.
+    A picture on a private or link-local host would make each recipient's browser probe that network."""
+    for field, url in (("avatarUrl", request.avatar_url), ("imageUrl", request.image_url)):
+        if url is not None:
+            check_url(url, production=production, field=field)
 
 
 def check_replace_key(key: object) -> str:
@@ -213,6 +234,8 @@ class Notification(msgspec.Struct, rename="camel"):
     # Unset (absent on the wire) unless given, so items without them look as they always did.
     replace_key: str | msgspec.UnsetType = msgspec.UNSET
     silent: bool | msgspec.UnsetType = msgspec.UNSET
+    avatar_url: str | msgspec.UnsetType = msgspec.UNSET
+    image_url: str | msgspec.UnsetType = msgspec.UNSET
 
 
 encoder = msgspec.json.Encoder()

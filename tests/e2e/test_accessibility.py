@@ -1,6 +1,7 @@
-"""An axe-core scan (vendored, served by Herald itself) of the open notification center."""
+"""An axe-core scan (vendored, served by Herald itself) of the open notification center, light, dark and right to left."""
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from tests.e2e.center import Center, send, sign_in
@@ -17,6 +18,23 @@ def serious_violations(center: Center, server: HeraldServer) -> list[dict[str, o
     center.page.add_script_tag(url=server.url + "/static/vendor/axe.min.js")
     violations = center.page.evaluate(SCAN)
     return [v for v in violations if v["impact"] in ("serious", "critical")]
+
+
+def fill_center(center: Center, server: HeraldServer, user_id: str) -> None:
+    """Every kind of row and a toast of each priority: read, grouped and expanded, linked, rich, urgent."""
+    send(server, user_id, "Read already", type="digest")
+    for actor in ("Anna", "Ben", "Chloé"):
+        send(server, user_id, f"{actor} liked your post", type="post.liked", groupKey="p:1", actor=actor)
+    send(server, user_id, "Your order shipped", type="order.shipped", priority="high", url="/#order",
+         body="Order **#1042** is on its way: `TRK-9`, [track it](https://carrier.example/t)")
+    send(server, user_id, "Database primary is down", type="incident", priority="urgent")
+    expect(center.badge).to_have_text("4")
+    center.host.locator(".bell").click()
+    expect(center.panel).to_be_visible()
+    center.item("Read already").locator(".read").click()
+    center.item("liked your post").locator(".expand").click()
+    expect(center.host.locator(".members")).to_be_visible()
+    expect(center.toasts).to_have_count(3)
 
 
 def test_open_notification_center_has_no_serious_or_critical_violations(context: BrowserContext,
@@ -36,6 +54,28 @@ def test_open_notification_center_has_no_serious_or_critical_violations(context:
     expect(center.toasts).to_have_count(3)
 
     assert serious_violations(center, web_server) == []
+
+
+@pytest.mark.parametrize(("scheme", "lang"), [("dark", "en"), ("light", "ar"), ("dark", "ar")])
+def test_center_is_axe_clean_in_dark_and_right_to_left(context: BrowserContext, web_server: HeraldServer,
+                                                       user_id: str, scheme: str, lang: str) -> None:
+    center = sign_in(context, web_server, user_id)
+    center.page.emulate_media(color_scheme=scheme)
+    center.host.evaluate("(el, lang) => el.setAttribute('lang', lang)", lang)
+    fill_center(center, web_server, user_id)
+    background = center.panel.evaluate("el => getComputedStyle(el).backgroundColor")
+    # The dark scheme applies: the panel's own background turns dark (and light stays white).
+    assert background == ("rgb(31, 31, 35)" if scheme == "dark" else "rgb(255, 255, 255)"), background
+    assert serious_violations(center, web_server) == []
+
+
+def test_the_page_s_custom_properties_win_over_the_dark_defaults(context: BrowserContext, web_server: HeraldServer,
+                                                                 user_id: str) -> None:
+    center = sign_in(context, web_server, user_id)
+    center.page.emulate_media(color_scheme="dark")
+    center.host.evaluate("el => el.style.setProperty('--herald-bg', 'rgb(0, 0, 80)')")
+    center.open()
+    expect(center.panel).to_have_css("background-color", "rgb(0, 0, 80)")
 
 
 def test_bell_label_carries_the_count_and_toasts_are_announced(context: BrowserContext, web_server: HeraldServer,

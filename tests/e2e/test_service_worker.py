@@ -143,7 +143,7 @@ class App:
 
     def notifications(self) -> list[dict[str, Any]]:
         return self.worker().evaluate("""() => self.registration.getNotifications().then(list => list.map(n => ({
-            title: n.title, body: n.body, tag: n.tag, icon: n.icon, data: n.data,
+            title: n.title, body: n.body, tag: n.tag, icon: n.icon, image: n.image, data: n.data,
             requireInteraction: n.requireInteraction})))""")
 
     def inbox(self) -> dict[str, Any]:
@@ -215,6 +215,20 @@ def test_push_shows_a_system_notification_and_a_repeat_replaces_it(app: App) -> 
     app.wait_for(lambda: len(app.notifications()) == 2, what="the urgent notification")
     alert = next(n for n in app.notifications() if n["title"] == "New sign-in")
     assert alert["tag"] == urgent_id and alert["requireInteraction"] is True
+
+
+def test_a_push_shows_the_items_avatar_and_image_and_its_body_as_plain_text(app: App) -> None:
+    app.close(register(app))
+    app.subscribe_on_server()
+    avatar, image = "http://127.0.0.1:9/anna.png", "http://127.0.0.1:9/post.png"  # loopback: development mode
+    _, message = app.publish(type="post.liked", title="Anna liked your post", priority="high",
+                             body="**Great** shot, see [the post](https://example.com/p/1)",
+                             avatarUrl=avatar, imageUrl=image)
+    assert message["notification"]["body"] == "Great shot, see the post"  # plain already in the push
+    app.deliver({**message, "notification": {**message["notification"], "body": "**Great** `shot`"}})
+    (shown,) = app.wait_for(app.notifications, what="a system notification")
+    assert (shown["icon"], shown["image"]) == (avatar, image)
+    assert shown["body"] == "Great shot", "the worker drops marks too, whatever the push carried"
 
 
 def test_a_visible_tab_gets_the_push_instead_of_a_system_notification(app: App) -> None:

@@ -1,6 +1,7 @@
 /** `<herald-bell>`: the drop-in notification center. Attributes and events: docs/web-client.md. */
 import { HeraldClient } from './client.js';
 import { safeUrl } from './format.js';
+import { EN, langOf, load } from './i18n.js';
 import { HistoryList } from './list.js';
 import { CSS } from './styles.js';
 import { SystemNotifier, enableDesktop, restorePush, supported } from './system.js';
@@ -8,7 +9,6 @@ import { Toasts } from './toasts.js';
 
 /** @typedef {import('./format.js').Notification} Item */
 
-const STATUS = { connected: 'Live', reconnecting: 'Reconnecting…', disconnected: 'Offline', connecting: 'Connecting…' };
 const ICON = 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6v-5a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z';
 const EVENTS = ['change', 'notification', 'read', 'retract', 'status', 'signedout'];
 const DIGEST = 'herald:digest';
@@ -23,15 +23,15 @@ const TEMPLATE = `<style>${CSS}</style>
  <span class="conn" role="status"></span>
 </div>
 <section class="panel" id="panel" aria-labelledby="heading" tabindex="-1" hidden>
- <header><h2 id="heading">Notifications</h2><span class="state"></span></header>
+ <header><h2 id="heading"><slot name="header" data-t="title"></slot></h2><span class="state"></span></header>
  <div class="tools">
-  <label>Show <select class="filter"><option value="">All types</option></select></label>
-  <button type="button" class="all">Mark all read</button>
+  <label><span data-t="show"></span> <select class="filter"><option value="" data-t="allTypes"></option></select></label>
+  <button type="button" class="all" data-t="markAll"></button>
  </div>
  <ul class="list" aria-labelledby="heading"></ul>
- <p class="empty">No notifications yet.</p>
- <button type="button" class="older" hidden>Load older</button>
- <button type="button" class="desktop" hidden>Enable desktop notifications</button>
+ <p class="empty"><slot name="empty" data-t="empty"></slot></p>
+ <button type="button" class="older" data-t="older" hidden></button>
+ <button type="button" class="desktop" data-t="desktop" hidden></button>
 </section>
 <div class="toasts" aria-live="polite"></div>`;
 
@@ -54,11 +54,24 @@ export class HeraldBell extends HTMLElement {
   #quiet = 0;
   #digested = 0;
   #digestTimer = 0;
+  #s = EN;
+  static observedAttributes = ['lang'];
+
+  /** The page's own look for an item: `(item, defaultNode, 'list' | 'toast') => Node` (docs/web-client.md). */
+  get renderItem() {
+    return this.#list.renderItem;
+  }
+
+  set renderItem(hook) {
+    this.#list.renderItem = hook;
+    this.#list.refresh();
+    this.#render();
+  }
 
   constructor() {
     super();
     this.#root.innerHTML = TEMPLATE;
-    for (const name of ['bell', 'badge', 'conn', 'panel', 'state', 'filter', 'all', 'list', 'empty', 'older', 'desktop', 'toasts']) {
+    for (const name of ['bar', 'bell', 'badge', 'conn', 'panel', 'state', 'filter', 'all', 'list', 'empty', 'older', 'desktop', 'toasts']) {
       this.#el[name] = /** @type {HTMLElement} */ (this.#root.querySelector(`.${name}`));
     }
     this.#list = new HistoryList(/** @type {HTMLUListElement} */ (this.#el.list), /** @type {HTMLSelectElement} */ (this.#el.filter));
@@ -66,11 +79,34 @@ export class HeraldBell extends HTMLElement {
       max: () => this.#number('max-toasts', 3),
       duration: (item) => this.#number('toast-duration', 6000) * (item.priority === 'high' ? 1.5 : 1),
       open: (item, event) => this.#open(item, event),
+      s: () => this.#s,
+      render: (item, node) => this.renderItem?.(item, node, 'toast'),
     });
     this.#wire();
   }
 
+  attributeChangedCallback() {
+    this.#localize();
+  }
+
+  /** Strings and direction from the nearest `lang` (docs/web-client.md, "Languages"). */
+  #localize() {
+    const lang = langOf(this);
+    load(lang).then((s) => langOf(this) === lang && this.#apply(s));
+  }
+
+  /** The page's own `dir` wins. @param {import('./i18n.js').Strings} s */
+  #apply(s) {
+    this.#s = s;
+    for (const name of ['bar', 'panel', 'toasts']) this.#el[name].dir = this.hasAttribute('dir') ? '' : s.dir;
+    for (const node of this.#root.querySelectorAll('[data-t]')) node.textContent = s.t(/** @type {HTMLElement} */ (node).dataset.t ?? '');
+    this.#list.s = s;
+    this.#list.refresh();
+    this.#render();
+  }
+
   connectedCallback() {
+    this.#localize();
     if (this.client) return;
     const client = (this.client = new HeraldClient({
       base: this.getAttribute('base') ?? '', pageSize: this.#number('page-size', 20), transport: this.getAttribute('transport'),
@@ -84,7 +120,7 @@ export class HeraldBell extends HTMLElement {
       if (!alert || item.read || item.silent) return;
       if (item.quiet) return this.#digest();
       this.#toasts.show(item);
-      this.#system.show(item);
+      this.#system.show(item, this.#s);
     });
     on('read', ({ ids, all }) => {
       for (const id of ids) this.#toasts.dismiss(id);
@@ -198,7 +234,7 @@ export class HeraldBell extends HTMLElement {
       if (!this.#toasts.has(DIGEST)) this.#digested = 0;
       const n = (this.#digested += this.#quiet);
       this.#quiet = 0;
-      this.#toasts.show(/** @type {Item} */ ({ id: DIGEST, title: `${n} new notification${n > 1 ? 's' : ''}`, body: '',
+      this.#toasts.show(/** @type {Item} */ ({ id: DIGEST, title: this.#s.t('digest', n), body: '',
         priority: 'medium', groupCount: 1, url: null }));
     }, 500);
   }
@@ -218,12 +254,13 @@ export class HeraldBell extends HTMLElement {
     const unread = client.store.unreadCount;
     const status = client.signedOut ? 'disconnected' : client.status;
     this.#wasLive ||= status === 'connected';
-    const text = client.signedOut ? 'Signed out' : STATUS[this.#wasLive || status !== 'reconnecting' ? status : 'connecting'];
+    const s = this.#s;
+    const text = s.t(client.signedOut ? 'signedOut' : this.#wasLive || status !== 'reconnecting' ? status : 'connecting');
     const { bell, badge, conn, state, empty, older, desktop } = this.#el;
     this.dataset.status = status;
-    bell.setAttribute('aria-label', `Notifications, ${unread ? `${unread} unread` : 'no unread'}`);
+    bell.setAttribute('aria-label', unread ? s.t('bell', unread) : s.t('bellNone'));
     badge.hidden = !unread;
-    badge.textContent = unread > 99 ? '99+' : String(unread);
+    badge.textContent = unread > 99 ? `${s.number.format(99)}+` : s.number.format(unread);
     state.textContent = text;
     conn.textContent = status === 'disconnected' || (this.#wasLive && status !== 'connected') ? text : '';
     if (unread !== this.#unread) this.#emit('unread', { count: (this.#unread = unread) });

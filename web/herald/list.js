@@ -1,5 +1,6 @@
 /** The dropdown's rows, kept per id so focus and open groups survive updates. Values go in as text. */
-import { ago, groupMembers, groupTitle, safeUrl } from './format.js';
+import { ago, groupMembers, groupTitle, rich, safeUrl } from './format.js';
+import { EN } from './i18n.js';
 
 /** @typedef {import('./format.js').Notification} Item */
 
@@ -8,11 +9,20 @@ export class HistoryList {
   #rows = new Map();
   /** @type {Set<string>} groups whose members show */
   expanded = new Set();
+  /** The language (bell.js sets it). */
+  s = EN;
+  /** @type {((item: Item, node: HTMLElement, where: string) => Node | null | undefined) | undefined} the page's hook */
+  renderItem;
 
   /** @param {HTMLUListElement} list @param {HTMLSelectElement} filter */
   constructor(list, filter) {
     this.list = list;
     this.filter = filter;
+  }
+
+  /** Build every row again (the language or the hook changed). */
+  refresh() {
+    this.#rows.clear();
   }
 
   /** @param {Item[]} all  newest first @returns {number} how many show after filtering */
@@ -51,34 +61,48 @@ export class HistoryList {
   /** @param {Item} item */
   #row(item) {
     const expanded = this.expanded.has(item.id);
-    const key = `${item.groupCount}|${item.timestamp}|${item.read}|${expanded}|${ago(item.timestamp)}`;
+    const { s } = this;
+    const key = `${item.groupCount}|${item.timestamp}|${item.read}|${expanded}|${ago(item.timestamp, Date.now(), s)}|${s.lang}`;
     let row = this.#rows.get(item.id);
     if (row?.dataset.key === key) return row;
     row ??= document.createElement('li');
     this.#rows.set(item.id, row);
     row.className = item.read ? 'item' : 'item unread';
     Object.assign(row.dataset, { id: item.id, priority: item.priority, key });
-    const { text, more } = groupTitle(item);
+    const { text, more } = groupTitle(item, s);
     const url = safeUrl(item.url);
     // A real link when there is a url: middle-click and the like keep working.
     const open = el(url ? 'a' : 'button', 'open', '');
     open.setAttribute(url ? 'href' : 'type', url ?? 'button');
     const title = el('span', 'title', text);
-    if (!item.read) title.prepend(el('span', 'sr', 'Unread: '));
-    const when = el('time', '', ago(item.timestamp));
+    if (!item.read) title.prepend(el('span', 'sr', s.t('unreadPrefix')));
+    const when = el('time', '', ago(item.timestamp, Date.now(), s));
     when.setAttribute('datetime', new Date(item.timestamp).toISOString());
-    open.append(title, ...(more ? [el('span', 'more', more)] : []), ...(item.body ? [el('span', 'body', item.body)] : []), when);
+    when.title = s.date.format(item.timestamp);
+    const body = el('span', 'body', '');
+    body.append(...rich(item.body));
+    // A link may not sit inside the row's own link or button: such a body goes beside it.
+    const nested = body.querySelector('a');
+    open.append(...pictures(item), title, ...(more ? [el('span', 'more', more)] : []), ...(item.body && !nested ? [body] : []), when);
     const actions = el('div', 'actions', '');
-    const children = [open, actions];
+    const children = [open, actions, ...(nested ? [body] : [])];
     if (item.groupCount > 1) {
-      const word = expanded ? 'Hide' : 'Show';
-      actions.append(button('expand', expanded ? 'Hide' : 'Details', `${word} who: ${text}`, { 'aria-expanded': String(expanded) }));
-      if (expanded) children.push(el('p', 'members', groupMembers(item)));
+      actions.append(button('expand', s.t(expanded ? 'hide' : 'details'), s.t(expanded ? 'hideWho' : 'showWho') + text,
+        { 'aria-expanded': String(expanded) }));
+      if (expanded) children.push(el('p', 'members', groupMembers(item, s)));
     }
-    if (!item.read) actions.append(button('read', 'Mark read', `Mark read: ${text}`));
+    if (!item.read) actions.append(button('read', s.t('markRead'), s.t('markReadOf') + text));
     row.replaceChildren(...children);
+    const custom = this.renderItem?.(item, row, 'list');
+    if (custom && custom !== row) row.replaceChildren(custom);
     return row;
   }
+}
+
+/** Avatar and image as decorative pictures (the title says what they show). @param {Item} item */
+export function pictures(item) {
+  return [['avatar', item.avatarUrl], ['picture', item.imageUrl]].filter(([, src]) => safeUrl(src ?? null)).map(([className, src]) =>
+    Object.assign(document.createElement('img'), { className, src, alt: '', loading: 'lazy', referrerPolicy: 'no-referrer' }));
 }
 
 /** @param {string} tag @param {string} className @param {string} text */

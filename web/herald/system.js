@@ -1,5 +1,5 @@
 /** System notifications for a hidden tab, tagged as the worker tags pushes; the bridge to push.js. */
-import { groupTitle, safeUrl } from './format.js';
+import { groupTitle, plain, safeUrl } from './format.js';
 
 /** @typedef {import('./format.js').Notification} Item */
 /**
@@ -36,14 +36,15 @@ export class SystemNotifier {
     this.open = open;
   }
 
-  /** @param {Item} item */
-  async show(item) {
+  /** @param {Item} item @param {import('./i18n.js').Strings} [s] */
+  async show(item, s) {
     if (document.visibilityState !== 'hidden' || item.read || !(item.priority === 'urgent' || item.priority === 'high')) return;
     if (!supported() || Notification.permission !== 'granted') return;
-    const { text, more } = groupTitle(item);
+    const { text, more } = groupTitle(item, s);
     const title = more ? `${text} (${more})` : text;
     const options = {
-      body: item.body, tag: item.replaceKey || item.groupKey || item.id, requireInteraction: item.priority === 'urgent',
+      body: plain(item.body), icon: item.avatarUrl, image: item.imageUrl,
+      tag: item.replaceKey || item.groupKey || item.id, requireInteraction: item.priority === 'urgent',
       data: { id: item.id, url: safeUrl(item.url) },
     };
     try {

@@ -1,13 +1,13 @@
 /** Toasts: at most `max`, most urgent first; urgent stays, others leave after a pausable delay (WCAG 2.2.1). */
-import { RANK, groupTitle, safeUrl } from './format.js';
+import { RANK, groupTitle, rich, safeUrl } from './format.js';
 import { button, el } from './list.js';
 
 /** @typedef {import('./format.js').Notification} Item */
-/** @typedef {{ max: () => number, duration: (item: Item) => number, open: (item: Item, event: Event) => void }} Options */
+/** @typedef {{ max: () => number, duration: (item: Item) => number, open: (item: Item, event: Event) => void,
+ *   s: () => import('./i18n.js').Strings, render: (item: Item, node: HTMLElement) => Node | null | undefined }} Options */
 /** @typedef {{ item: Item, el: HTMLElement, timer: number }} Shown */
 
 const QUEUE_MAX = 20;
-const SPOKEN = { urgent: 'Urgent: ', high: 'Important: ', medium: '', low: '' };
 
 export class Toasts {
   /** @type {Map<string, Shown>} */
@@ -99,15 +99,20 @@ export class Toasts {
 
   /** Values go in as text, never markup. @param {Item} item @param {HTMLElement} node */
   #fill(item, node) {
-    const { text, more } = groupTitle(item);
+    const s = this.options.s();
+    const { text, more } = groupTitle(item, s);
     const url = safeUrl(item.url);
     node.dataset.id = item.id;
     node.dataset.priority = item.priority;
     node.style.order = String(RANK[item.priority]);
     const title = el(url ? 'a' : 'strong', url ? 'title open' : 'title', '');
     if (url) title.setAttribute('href', url);
-    title.append(el('span', 'sr', SPOKEN[item.priority]), text, more && ` ${more}`);
-    node.replaceChildren(title, ...(item.body ? [el('p', 'body', item.body)] : []),
-      button('dismiss', '×', `Dismiss: ${text}`));
+    const spoken = item.priority === 'urgent' || item.priority === 'high' ? s.t(item.priority) : '';
+    title.append(el('span', 'sr', spoken), text, more && ` ${more}`);
+    const body = el('p', 'body', '');
+    body.append(...rich(item.body));
+    node.replaceChildren(title, ...(item.body ? [body] : []), button('dismiss', '×', s.t('dismiss') + text));
+    const custom = this.options.render(item, node);
+    if (custom && custom !== node) node.replaceChildren(custom);
   }
 }

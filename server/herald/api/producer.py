@@ -61,7 +61,7 @@ class ProducerController(Controller):
     @post("/publish", status_code=HTTP_202_ACCEPTED, guards=[json_body], raises=[NotFoundException])
     async def publish(self, request: Request, data: PublishRequest, producer: str) -> PublishResponse:
         """Store a notification in each recipient's inbox, then deliver it live; with ``sendAt``, at that time."""
-        check_publish(data)
+        check_publish(data, production=services(request).settings.is_production)
         check_send_at(data)
         return await services(request).publisher.publish(data, producer)
 

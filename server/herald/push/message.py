@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any, Callable
 
 import msgspec
@@ -18,6 +19,15 @@ MAX_MESSAGE_BYTES = 3000
 DIGEST_TAG = "herald:digest"  # the service worker's tag (groupKey) and, hashed, the push Topic
 
 _encode = msgspec.json.Encoder().encode
+
+# The body's markdown subset as web/herald/format.js reads it: **strong**, *em*, `code`, [label](url).
+_MARKS = re.compile(r"\*\*(.{1,1000}?)\*\*|\*([^*\s][^*]{0,999}?)\*|`([^`]{1,1000})`|\[([^\]]{1,500})\]\(([^()\s]{1,2048})\)",
+                    re.DOTALL)
+
+
+def plain(text: str) -> str:
+    """The body as a lock screen shows it: marks dropped, a link read as its label."""
+    return _MARKS.sub(lambda m: m[3] if m[3] is not None else plain(m[1] or m[2] or m[4]), text)
 
 
 def collapse_key(item: dict[str, Any]) -> str | None:
@@ -46,7 +56,7 @@ def push_message(item: dict[str, Any], icon: str) -> bytes:
 
 
 def fit(item: dict[str, Any], build: Callable[[dict[str, Any]], bytes], limit: int) -> bytes:
-    """``build(item)``, made to fit ``limit`` bytes by dropping ``data``, then cutting ``body`` (never the JSON).
+    """``build(item)`` with a plain-text body, made to fit ``limit`` bytes by dropping ``data``, then cutting ``body``.
 
     Every provider's size limit is met this way (Web Push here, FCM and APNs in
     their modules): what is cut is the text a person reads, ending in an
@@ -54,6 +64,8 @@ def fit(item: dict[str, Any], build: Callable[[dict[str, Any]], bytes], limit: i
     take one to six bytes once escaped and a provider may carry the body twice.
     """
     item = dict(item)
+    if item.get("body"):
+        item["body"] = plain(item["body"])  # no provider renders markdown; cut the text, not a half mark
     encoded = build(item)
     if len(encoded) <= limit:
         return encoded
