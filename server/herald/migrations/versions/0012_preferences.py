@@ -1,7 +1,7 @@
 """Preferences per category and channel, quiet hours, do not disturb, and the producer's category defaults
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0008
 
 Hand-written so that it runs unchanged on SQLite and PostgreSQL. Self-contained: it touches no other table,
 so it can be re-chained after any revision.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
