@@ -66,6 +66,8 @@ class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
     """Seconds after which the item leaves every inbox (1 to 30 days); not with ``expiresAt``."""
     send_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     """RFC 3339 with an offset: deliver then, not now (up to 30 days ahead; docs/scheduling.md)."""
+    category: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """What preferences and tabs group by (docs/preferences.md); absent: the type's first dot-segment."""
 
 
 class PublishResponse(msgspec.Struct, rename="camel", omit_defaults=True):
