@@ -15,9 +15,9 @@ to ``apply``, which for each recipient
   the item is urgent or its category critical: the browser lists it silently,
   no toast, no sound, no system notification; no push now, but the item is
   counted (``held``) for one digest push at the quiet period's end;
-- marks it ``"toast": false`` when the category's ``inApp`` is off, and
-  ``"system": false`` when its ``webPush`` is off or the user is looking at
-  the product somewhere (presence.py);
+- marks it ``"toast": false`` when the category's ``inApp`` is off,
+  ``"system": false`` when its ``webPush`` is off, and ``"watched": [ids]``
+  when the user is looking at the product in some tab (presence.py);
 - says which push providers may be used for it (none while looking or quiet).
 
 The digest: ``run_forever`` finds users whose quiet period ended with items
@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 from sqlalchemy import select, update
 
 from herald.db import Database
@@ -181,9 +182,11 @@ class Preferences:
             providers = frozenset(p for ch, p in PUSH_PROVIDERS.items() if channels[ch])
             exempt = critical or delivery.rank == PRIORITY_RANK["urgent"]
             end = own.quiet_end(now) if own is not None and not exempt else None
-            visible = user in looking
+            watchers = looking.get(user)
+            visible = watchers is not None
             flags = (b',"dnd":true' if end else b"") + (b"" if channels["inApp"] else b',"toast":false') + (
-                b',"system":false' if visible or not channels["webPush"] else b"")
+                b"" if channels["webPush"] else b',"system":false') + (
+                b',"watched":' + msgspec.json.encode(watchers) if watchers else b"")
             if end and providers:
                 held[user] = (end, providers | frozenset(own.held_channels if own else ()))
             if end or visible:

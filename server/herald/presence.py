@@ -7,9 +7,11 @@ while they stay visible); "hidden" ends it at once. A user counts as visible
 when a report holds *and* the fan-out sees a live connection of theirs, so a
 tab that closed without saying so stops counting when its connection goes.
 
-Where it is decided: publish.py asks ``visible`` for each new item's
-recipients; a visible user gets no push and the live event says
-``"system": false``, so no other tab raises a system notification.
+Where it is decided: preferences.py asks ``visible`` for each new item's
+recipients; a visible user gets no push, and the live event names the
+visible clients (``"watched": ["<client id>"]``), so every *other* tab skips
+its system notification. A tab ignores its own id there: its report may be a
+moment stale (it just went hidden), and then it is the one to alert.
 
 Two stores, one contract: in-process (one node only: reports made to another
 node are not seen here) and Redis (``HERALD_REDIS_URL``), a hash per user of
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import logging
 from typing import Iterable
+
+MAX_WATCHERS = 5  # client ids named in one event: enough to tell "another tab" from "this tab"
 
 from herald.fanout.base import Fanout
 from herald.wire import now_ms
@@ -61,29 +65,32 @@ class Visibility:
         if not clients:
             del self._local[user_id]
 
-    async def visible(self, user_ids: Iterable[str]) -> set[str]:
-        """Which of these users are looking now. Never raises: unknown presence is "not looking"."""
+    async def visible(self, user_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The users looking now, each with the clients that said so. Never raises: unknown is "not looking"."""
         wanted = set(user_ids)
         if not wanted:
-            return set()
+            return {}
         try:
             # Online first: most recipients of a big publish have no connection, and so no report to look up.
             online = await self.fanout.online(wanted)
-            return await self._reported(online) if online else set()
+            return await self._reported(online) if online else {}
         except Exception:  # noqa: BLE001 - presence only spares a push; without it the push goes out
             log.exception("presence lookup failed for %d users", len(wanted))
-            return set()
+            return {}
 
-    async def _reported(self, user_ids: set[str]) -> set[str]:
+    async def _reported(self, user_ids: set[str]) -> dict[str, list[str]]:
         now = now_ms()
-        if self._redis is None:
-            return {u for u in user_ids if any(until > now for until in self._local.get(u, {}).values())}
         users = sorted(user_ids)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id in users:
-                pipe.hvals(f"herald:visible:{user_id}")
-            answers = await pipe.execute()
-        return {u for u, values in zip(users, answers) if any(int(v) > now for v in values)}
+        if self._redis is None:
+            answers = [self._local.get(u, {}) for u in users]
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for user_id in users:
+                    pipe.hgetall(f"herald:visible:{user_id}")
+                answers = [{k.decode(): int(v) for k, v in a.items()} for a in await pipe.execute()]
+        found = {u: sorted(c for c, until in clients.items() if until > now)[:MAX_WATCHERS]
+                 for u, clients in zip(users, answers)}
+        return {u: clients for u, clients in found.items() if clients}
 
     async def close(self) -> None:
         if self._redis is not None:

@@ -1,5 +1,5 @@
 """Preferences over HTTP on both databases: own only, producer defaults, critical categories, clear 400s,
-and what the live event says (``dnd``, ``toast``, ``system``) for each recipient."""
+and what the live event says (``dnd``, ``toast``, ``system``, ``watched``) for each recipient."""
 from __future__ import annotations
 
 import asyncio
@@ -128,7 +128,7 @@ async def test_the_live_event_says_what_the_preferences_allow(server: HeraldServ
     assert defaults(server, {alarm: {"critical": True}}).status_code == 200
     assert put(server, user_id, {"categories": {off: {"inApp": False, "webPush": False}}}).status_code == 200
     plain = await _received(server, user_id, type="order.shipped")
-    assert not {"dnd", "toast", "system"} & set(plain)
+    assert not {"dnd", "toast", "system", "watched"} & set(plain)
     muted = await _received(server, user_id, type="x.y", category=off)
     assert muted["toast"] is False and muted["system"] is False and "dnd" not in muted
     # The category falls back to the type's first segment.
@@ -143,6 +143,8 @@ async def test_the_live_event_says_what_the_preferences_allow(server: HeraldServ
 async def test_a_visible_tab_spares_the_system_notification(server: HeraldServer, user_id: str) -> None:
     headers = auth(server, user_id)
     assert httpx.post(server.url + "/api/presence", json={"client": "t1", "visible": True}, headers=headers).status_code == 204
-    assert (await _received(server, user_id, type="order.shipped"))["system"] is False
+    # The event names the visible tab, so that the other tabs skip their system notification.
+    looking = await _received(server, user_id, type="order.shipped")
+    assert looking["watched"] == ["t1"] and "system" not in looking
     assert httpx.post(server.url + "/api/presence", json={"client": "t1", "visible": False}, headers=headers).status_code == 204
-    assert "system" not in await _received(server, user_id, type="order.shipped")
+    assert "watched" not in await _received(server, user_id, type="order.shipped")

@@ -2,6 +2,7 @@
 import { HeraldClient } from './client.js';
 import { safeUrl } from './format.js';
 import { HistoryList } from './list.js';
+import { Prefs } from './prefs.js';
 import { CSS } from './styles.js';
 import { SystemNotifier, enableDesktop, restorePush, supported } from './system.js';
 import { Toasts } from './toasts.js';
@@ -27,7 +28,9 @@ const TEMPLATE = `<style>${CSS}</style>
  <div class="tools">
   <label>Show <select class="filter"><option value="">All types</option></select></label>
   <button type="button" class="all">Mark all read</button>
+  <button type="button" class="prefs" aria-expanded="false">Preferences</button>
  </div>
+ <div class="prefsbox" hidden></div>
  <ul class="list" aria-labelledby="heading"></ul>
  <p class="empty">No notifications yet.</p>
  <button type="button" class="older" hidden>Load older</button>
@@ -58,7 +61,7 @@ export class HeraldBell extends HTMLElement {
   constructor() {
     super();
     this.#root.innerHTML = TEMPLATE;
-    for (const name of ['bell', 'badge', 'conn', 'panel', 'state', 'filter', 'all', 'list', 'empty', 'older', 'desktop', 'toasts']) {
+    for (const name of ['bell', 'badge', 'conn', 'panel', 'state', 'filter', 'all', 'list', 'empty', 'older', 'desktop', 'toasts', 'prefs', 'prefsbox']) {
       this.#el[name] = /** @type {HTMLElement} */ (this.#root.querySelector(`.${name}`));
     }
     this.#list = new HistoryList(/** @type {HTMLUListElement} */ (this.#el.list), /** @type {HTMLSelectElement} */ (this.#el.filter));
@@ -68,6 +71,9 @@ export class HeraldBell extends HTMLElement {
       open: (item, event) => this.#open(item, event),
     });
     this.#wire();
+    const prefs = new Prefs(this.#el.prefsbox, () => this.client?.presence.api);
+    this.#el.prefs.onclick = () => prefs.toggle().catch(report).finally(() =>
+      this.#el.prefs.setAttribute('aria-expanded', String(!this.#el.prefsbox.hidden)));
   }
 
   connectedCallback() {
@@ -80,11 +86,12 @@ export class HeraldBell extends HTMLElement {
     on('change', () => this.#schedule());
     on('status', () => this.#schedule());
     on('notification', ({ item, alert }) => {
-      // Silent: a state update that alerts nobody.
-      if (!alert || item.read || item.silent) return;
+      // Silent: a state update that alerts nobody; dnd: quiet hours, listed without a sound (docs/preferences.md).
+      if (!alert || item.read || item.silent || item.dnd) return;
       if (item.quiet) return this.#digest();
-      this.#toasts.show(item);
-      this.#system.show(item);
+      // Off by the user's preferences; watched: another tab of theirs is visible (this one's own report may be stale).
+      if (item.toast !== false) this.#toasts.show(item);
+      if (item.system !== false && !item.watched?.some((id) => id !== this.client?.presence.id)) this.#system.show(item);
     });
     on('read', ({ ids, all }) => {
       for (const id of ids) this.#toasts.dismiss(id);

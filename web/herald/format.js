@@ -4,8 +4,8 @@
  * @typedef {'urgent' | 'high' | 'medium' | 'low'} Priority
  * @typedef {{ id: string, type: string, title: string, body: string, priority: Priority, timestamp: number,
  *   read: boolean, groupKey: string | null, url: string | null, data: Record<string, unknown> | null,
- *   groupCount: number, actors: string[] | null, quiet?: boolean, silent?: boolean,
- *   replaceKey?: string }} Notification
+ *   groupCount: number, actors: string[] | null, quiet?: boolean, silent?: boolean, dnd?: boolean,
+ *   toast?: boolean, system?: boolean, watched?: string[], replaceKey?: string }} Notification
  */
 
 /** Lower shows first, as on the server. */
