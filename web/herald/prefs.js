@@ -2,17 +2,16 @@
 import { el } from './list.js';
 import { request } from './presence.js';
 
-/** @typedef {{ timeZone: string | null, quietHours: { days: string[], start: string, end: string }[], dndUntil: string | null,
- *   quietUntil: string | null, categories: Record<string, Record<string, boolean>>,
- *   effective: { category: string, critical: boolean, channels: Record<string, boolean> }[] }} View */
+/** @typedef {{ quietHours: { start: string, end: string }[], dndUntil: string | null, quietUntil: string | null,
+ *   categories: Record<string, Record<string, boolean>>, effective: { category: string, critical: boolean,
+ *   channels: Record<string, boolean> }[] }} View  GET /api/preferences */
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 /** What each checkbox sets: the mobile one covers both phone channels. */
 const CHANNELS = { 'In-app': ['inApp'], Push: ['webPush'], Mobile: ['fcm', 'apns'] };
-const CSS = `.prefs{padding:.5rem .75rem;border-bottom:1px solid var(--line);}
-.prefs h3{margin:0 0 .25rem;font-size:14px;}.prefs p{margin:.25rem 0;color:var(--muted);}
-.prefs fieldset{display:flex;flex-wrap:wrap;gap:.25rem .75rem;margin:.5rem 0 0;padding:0;border:0;}
-.prefs legend{padding:0;font-weight:600;}.prefs button{margin:.25rem .25rem 0 0;}`;
+const CSS = `.prefsbox{padding:.5rem .75rem;border-bottom:1px solid var(--line)}.prefsbox h3{margin:0;font-size:14px}
+.prefsbox p{margin:.25rem 0;color:var(--muted)}.prefsbox fieldset{display:flex;flex-wrap:wrap;gap:0 .75rem;margin:.5rem 0 0;
+padding:0;border:0}.prefsbox legend{padding:0;font-weight:600}.prefsbox button{margin:.25rem .25rem 0 0}`;
 
 export class Prefs {
   /** @type {View | null} */

@@ -3,7 +3,8 @@
 /** A JSON call on the subscriber API with the session cookie. @param {import('./api.js').Api} api @param {string} method @param {string} path @param {object} [body] */
 export async function request(api, method, path, body) {
   const response = await fetch(api.base + path, {
-    method, keepalive: !!body && path.endsWith('presence'), credentials: api.crossOrigin ? 'include' : 'same-origin',
+    // keepalive: a "hidden" sent from pagehide must outlive the page.
+    method, keepalive: true, credentials: api.crossOrigin ? 'include' : 'same-origin',
     headers: { Accept: 'application/json', ...(body && { 'Content-Type': 'application/json' }) },
     body: body && JSON.stringify(body),
   });
