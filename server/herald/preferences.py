@@ -139,6 +139,10 @@ class Preferences:
         async with self.db.write() as conn:
             stmt = self.db.insert(preferences).values(user_id=user_id, held=0, **values)
             await conn.execute(stmt.on_conflict_do_update(index_elements=[preferences.c.user_id], set_=values))
+            # Items held: the next sweep looks again, so that resuming (or a shorter window) sends the digest now,
+            # and a longer quiet period moves it to the new end.
+            await conn.execute(update(preferences).where(preferences.c.user_id == user_id, preferences.c.held > 0)
+                               .values(digest_at=values["updated_at"]))
 
     async def defaults(self) -> dict[str, Default]:
         async with self.db.read() as conn:

@@ -99,6 +99,16 @@ def test_quiet_hours_push_nothing_then_one_digest_per_device(herald: HeraldServe
     assert len(items) == 9
 
 
+def test_resuming_early_sends_the_digest_at_once(herald: HeraldServer, phone: Phone, user_id: str) -> None:
+    prefer(herald, user_id, dndUntil=(datetime.now(timezone.utc) + timedelta(hours=1)).isoformat())
+    herald.publish(to={"users": [user_id]}, type="order.shipped", title="held", priority="high")
+    herald.publish(to={"users": [user_id]}, type="order.shipped", title="held too", priority="high")
+    settle(phone, (0, 0, 0), 1.0)
+    prefer(herald, user_id)  # "Resume": do not disturb off
+    settle(phone, (1, 1, 1))
+    assert phone.titles() == ("2 notifications while you were away",) * 3
+
+
 def test_urgent_and_critical_items_break_through_quiet_hours(herald: HeraldServer, phone: Phone,
                                                              user_id: str) -> None:
     alarm = f"alarm{secrets.token_hex(3)}"
