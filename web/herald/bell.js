@@ -27,8 +27,8 @@ const TEMPLATE = `<style>${CSS}</style>
  <header><h2 id="heading">Notifications</h2><span class="state"></span></header>
  <div class="tools">
   <label>Show <select class="filter"><option value="">All types</option></select></label>
+  <button type="button" class="prefs" aria-expanded="false" aria-label="Preferences" title="Preferences">⚙</button>
   <button type="button" class="all">Mark all read</button>
-  <button type="button" class="prefs" aria-expanded="false">Preferences</button>
  </div>
  <div class="prefsbox" hidden></div>
  <ul class="list" aria-labelledby="heading"></ul>
