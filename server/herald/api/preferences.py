@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from herald.api.auth import producer_dependency, services, subscriber_dependency
 from herald.api.guards import json_body
 from herald.errors import invalid_request
-from herald.preferences import CHANNELS, Default, UserPreferences, effective, windows, zone
+from herald.preferences import CHANNELS, Default, Preferences, UserPreferences, effective, windows, zone
 from herald.wire import now_ms
 
 MAX_CATEGORIES = 100
@@ -102,6 +102,21 @@ def _at(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, timezone.utc) if ms else None
 
 
+async def _view(prefs: Preferences, user_id: str) -> PreferencesView:
+    own, defaults = await prefs.get(user_id), await prefs.defaults()
+    names = sorted(set(defaults) | set(own.categories))
+    return PreferencesView(
+        own.time_zone, [msgspec.convert(w, QuietWindow) for w in own.quiet_hours], _at(own.dnd_until),
+        _at(own.quiet_end(now_ms())), {name: _channels(own.categories[name]) for name in own.categories},
+        [CategoryView(name, defaults[name].critical if name in defaults else False,
+                      effective(defaults.get(name), own.categories.get(name))) for name in names])
+
+
+async def _defaults(prefs: Preferences) -> DefaultsBody:
+    return DefaultsBody({name: CategoryDefault(d.critical, *(d.channels.get(c) for c in CHANNELS))
+                         for name, d in sorted((await prefs.defaults()).items())})
+
+
 class PreferencesController(Controller):
     path = "/api/preferences"
     tags = ["preferences"]
@@ -109,14 +124,7 @@ class PreferencesController(Controller):
     @get("/", dependencies=subscriber_dependency)
     async def read(self, request: Request, user_id: str) -> PreferencesView:
         """The signed-in user's preferences, and what applies per known category."""
-        prefs = services(request).preferences
-        own, defaults = await prefs.get(user_id), await prefs.defaults()
-        names = sorted(set(defaults) | set(own.categories))
-        return PreferencesView(
-            own.time_zone, [msgspec.convert(w, QuietWindow) for w in own.quiet_hours], _at(own.dnd_until),
-            _at(own.quiet_end(now_ms())), {name: _channels(own.categories[name]) for name in own.categories},
-            [CategoryView(name, defaults[name].critical if name in defaults else False,
-                          effective(defaults.get(name), own.categories.get(name))) for name in names])
+        return await _view(services(request).preferences, user_id)
 
     @put("/", guards=[json_body], dependencies=subscriber_dependency)
     async def write(self, request: Request, user_id: str, data: PreferencesBody) -> PreferencesView:
@@ -135,14 +143,12 @@ class PreferencesController(Controller):
         dnd = int(data.dnd_until.timestamp() * 1000) if data.dnd_until is not None else None
         await prefs.save(user_id, UserPreferences(data.time_zone, quiet_hours, dnd,
                                                   {k: v for k, v in categories.items() if v}))
-        return await self.read.fn(self, request, user_id)  # type: ignore[attr-defined]
+        return await _view(prefs, user_id)
 
     @get("/defaults", dependencies=producer_dependency)
     async def read_defaults(self, request: Request, producer: str) -> DefaultsBody:
         """The producer's defaults per category."""
-        defaults = await services(request).preferences.defaults()
-        return DefaultsBody({name: CategoryDefault(d.critical, *(d.channels.get(c) for c in CHANNELS))
-                             for name, d in sorted(defaults.items())})
+        return await _defaults(services(request).preferences)
 
     @put("/defaults", guards=[json_body], dependencies=producer_dependency)
     async def write_defaults(self, request: Request, producer: str, data: DefaultsBody) -> DefaultsBody:
@@ -154,7 +160,7 @@ class PreferencesController(Controller):
                 raise invalid_request(f'"{name}" is critical: its channels cannot default to off.')
             given[name] = Default(d.critical, choices)
         await services(request).preferences.set_defaults(given)
-        return await self.read_defaults.fn(self, request, producer)  # type: ignore[attr-defined]
+        return await _defaults(services(request).preferences)
 
 
 @post("/api/presence", status_code=HTTP_204_NO_CONTENT, guards=[json_body], dependencies=subscriber_dependency,
