@@ -45,7 +45,8 @@ def create_app(settings: Settings) -> Litestar:
         await services.stop()
 
     handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController,
-                      DevicesController, ScheduledController, PreferencesController, report_presence, healthz, readyz, metrics,
+                      DevicesController, ScheduledController, PreferencesController, report_presence,
+                      healthz, readyz, metrics,
                       service_worker, admin_router(settings), *static_files()]
     if not settings.is_production:
         handlers += [DemoController, demo_page, python_demo_page]

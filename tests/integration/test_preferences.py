@@ -107,10 +107,11 @@ def test_producer_defaults_apply_and_critical_cannot_be_turned_off(server: Heral
 
 
 def test_presence_reports_are_checked(server: HeraldServer, user_id: str) -> None:
-    ok = httpx.post(server.url + "/api/presence", json={"client": "tab-1", "visible": True}, headers=auth(server, user_id))
+    ok = httpx.post(server.url + "/api/presence", json={"client": "tab-1", "visible": True},
+                    headers=auth(server, user_id))
     assert ok.status_code == 204, ok.text
-    for body in ({"client": "", "visible": True}, {"client": "a/b", "visible": True}, {"client": "x" * 65, "visible": True},
-                 {"client": "t", "visible": "yes"}, {"visible": True}):
+    for body in ({"client": "", "visible": True}, {"client": "a/b", "visible": True},
+                 {"client": "x" * 65, "visible": True}, {"client": "t", "visible": "yes"}, {"visible": True}):
         answer = httpx.post(server.url + "/api/presence", json=body, headers=auth(server, user_id))
         assert answer.status_code == 400, (body, answer.text)
     assert httpx.post(server.url + "/api/presence", json={"client": "t", "visible": True}).status_code == 401
@@ -142,9 +143,10 @@ async def test_the_live_event_says_what_the_preferences_allow(server: HeraldServ
 
 async def test_a_visible_tab_spares_the_system_notification(server: HeraldServer, user_id: str) -> None:
     headers = auth(server, user_id)
-    assert httpx.post(server.url + "/api/presence", json={"client": "t1", "visible": True}, headers=headers).status_code == 204
+    presence = server.url + "/api/presence"
+    assert httpx.post(presence, json={"client": "t1", "visible": True}, headers=headers).status_code == 204
     # The event names the visible tab, so that the other tabs skip their system notification.
     looking = await _received(server, user_id, type="order.shipped")
     assert looking["watched"] == ["t1"] and "system" not in looking
-    assert httpx.post(server.url + "/api/presence", json={"client": "t1", "visible": False}, headers=headers).status_code == 204
+    assert httpx.post(presence, json={"client": "t1", "visible": False}, headers=headers).status_code == 204
     assert "watched" not in await _received(server, user_id, type="order.shipped")

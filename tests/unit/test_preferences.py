@@ -40,7 +40,8 @@ def test_no_zone_is_utc() -> None:
 
 def test_a_bad_stored_window_names_its_index() -> None:
     with pytest.raises(HeraldError) as raised:
-        windows([{"days": ["mon"], "start": "22:00", "end": "07:00"}, {"days": ["mon"], "start": "25:00", "end": "07:00"}])
+        windows([{"days": ["mon"], "start": "22:00", "end": "07:00"},
+                 {"days": ["mon"], "start": "25:00", "end": "07:00"}])
     assert raised.value.message.startswith('"quietHours[1]"')
 
 

@@ -48,7 +48,7 @@ def _channels(choices: dict[str, bool]) -> Channels:
 
 
 class QuietWindow(msgspec.Struct, forbid_unknown_fields=True):
-    """Quiet from ``start`` to ``end`` (local, 24-hour) on each of ``days``; an end not after the start is the next day."""
+    """Quiet from ``start`` to ``end`` (local, 24-hour) on each of ``days``; an end not after the start: next day."""
 
     days: Annotated[list[Day], msgspec.Meta(min_length=1, max_length=7)]
     start: Clock

@@ -8,7 +8,6 @@ import asyncio
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Iterator
 
 import httpx

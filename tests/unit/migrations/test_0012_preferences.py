@@ -1,4 +1,4 @@
-"""Migration 0012 creates the preference tables as models.py declares them, and removes them again, on both databases."""
+"""Migration 0012 creates the preference tables as models.py declares them, and removes them, on both databases."""
 from __future__ import annotations
 
 from alembic import command
