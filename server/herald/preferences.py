@@ -39,7 +39,7 @@ import msgspec
 from sqlalchemy import select, update
 
 from herald.db import Database
-from herald.errors import invalid_request
+from herald.errors import HeraldError, invalid_request
 from herald.inbox import InboxWrite
 from herald.models import category_defaults, preferences
 from herald.presence import Visibility
@@ -185,7 +185,7 @@ class Preferences:
             channels = effective(default, own.categories.get(category) if own else None)
             providers = frozenset(p for ch, p in PUSH_PROVIDERS.items() if channels[ch])
             exempt = critical or delivery.rank == PRIORITY_RANK["urgent"]
-            end = own.quiet_end(now) if own is not None and not exempt else None
+            end = _quiet_end(own, now) if own is not None and not exempt else None
             watchers = looking.get(user)
             visible = watchers is not None
             flags = (b',"dnd":true' if end else b"") + (b"" if channels["inApp"] else b',"toast":false') + (
@@ -236,10 +236,7 @@ class Preferences:
         queued = 0
         for user_id, digest_at in due:
             own = await self.get(user_id)
-            try:
-                later = own.quiet_end(now)
-            except Exception:  # noqa: BLE001 - a zone gone from tzdata: send the digest rather than hold it forever
-                later = None
+            later = _quiet_end(own, now)
             async with self.db.write() as conn:
                 claim = update(preferences).where(preferences.c.user_id == user_id,
                                                   preferences.c.digest_at == digest_at)
@@ -250,3 +247,12 @@ class Preferences:
             if won and own.held and self.send_digest is not None and not await self.visibility.visible([user_id]):
                 queued += await self.send_digest(user_id, own.held, frozenset(own.held_channels))
         return queued
+
+
+def _quiet_end(own: UserPreferences, now: int) -> int | None:
+    """``own.quiet_end``, where a stored zone that tzdata no longer knows means "not quiet" for that user alone."""
+    try:
+        return own.quiet_end(now)
+    except HeraldError:
+        log.warning("unusable quiet hours stored (zone %r): treated as not quiet", own.time_zone)
+        return None

@@ -50,3 +50,11 @@ def test_do_not_disturb_alone_ends_at_its_instant() -> None:
     assert prefs.quiet_end(1_000_000) == 2_000_000
     assert prefs.quiet_end(2_000_000) is None
     assert UserPreferences().quiet_end(1_000_000) is None
+
+
+def test_a_stored_zone_tzdata_no_longer_knows_is_not_quiet_for_that_user_alone() -> None:
+    from herald.preferences import _quiet_end
+
+    broken = UserPreferences(time_zone="Gone/Away", dnd_until=2_000_000)
+    assert _quiet_end(broken, 1_000_000) is None
+    assert _quiet_end(UserPreferences(dnd_until=2_000_000), 1_000_000) == 2_000_000
