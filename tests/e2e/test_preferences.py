@@ -118,3 +118,30 @@ def test_the_preferences_panel_has_no_serious_violations(context: BrowserContext
     center.host.get_by_role("button", name="Pause 1 hour").click()
     expect(center.host.get_by_text("Quiet until")).to_be_visible()
     assert serious_violations(center, web_server) == []
+
+
+def test_a_visible_tab_keeps_the_users_hidden_tabs_from_raising_system_notifications(
+        new_context: Callable[..., BrowserContext], web_server: HeraldServer, user_id: str) -> None:
+    context = recording_context(new_context, web_server, granted=True)
+    hidden = sign_in(context, web_server, user_id)
+    looking = Center(context.new_page())
+    looking.page.goto(web_server.url + "/")
+    looking.expect_status("connected")
+
+    def hide(center: Center) -> None:
+        with center.page.expect_response(lambda r: r.url.endswith("/api/presence") and "false" in
+                                         (r.request.post_data or "")):
+            center.page.evaluate("window.__setHidden(true)")
+
+    hide(hidden)
+    looking.page.wait_for_timeout(300)  # its own "visible" report went out at start; let it land
+    send(web_server, user_id, "Build broke", priority="high")
+    hidden.expect_unread(1)
+    looking.expect_unread(1)
+    hidden.page.wait_for_timeout(300)
+    assert shown(hidden) == [] and shown(looking) == []
+    # Nobody looking any more: the next one alerts in a hidden tab.
+    hide(looking)
+    send(web_server, user_id, "Build fixed", priority="high")
+    hidden.page.wait_for_function("window.__shown.length === 1")
+    assert shown(hidden)[0]["title"] == "Build fixed"
