@@ -150,3 +150,20 @@ async def test_a_visible_tab_means_no_push_and_a_hidden_one_does_not(herald: Her
             assert (await client.post(presence, json={"client": "tab", "visible": False})).status_code == 204
             await asyncio.to_thread(herald.publish, to={"users": [user_id]}, type="t", title="away", priority="high")
             await asyncio.to_thread(settle, phone, (1, 1, 1), 0.5)
+
+
+async def test_no_digest_when_quiet_hours_end_while_the_user_is_looking(herald: HeraldServer, phone: Phone,
+                                                                        user_id: str) -> None:
+    until = datetime.now(timezone.utc) + timedelta(seconds=2)
+    await asyncio.to_thread(prefer, herald, user_id, dndUntil=until.isoformat())
+    await asyncio.to_thread(herald.publish, to={"users": [user_id]}, type="t", title="held", priority="high")
+    async with listen("sse", herald.url, herald.token(user_id)) as stream:
+        await stream.until("ready")
+        async with httpx.AsyncClient(headers=auth(herald, user_id)) as client:
+            assert (await client.post(herald.url + "/api/presence",
+                                      json={"client": "tab", "visible": True})).status_code == 204
+            # Past the end and a few sweeps: the user saw the items in the open tab, so nothing is pushed.
+            await asyncio.sleep(max(0.0, (until - datetime.now(timezone.utc)).total_seconds()) + 1.5)
+            await asyncio.to_thread(settle, phone, (0, 0, 0), 0.5)
+    row = herald.sql("SELECT held, digest_at FROM preferences WHERE user_id = :u", u=user_id)
+    assert list(row) == [(0, None)]  # claimed, not left to fire later
