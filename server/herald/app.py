@@ -15,6 +15,7 @@ from herald.api.demo import DemoController
 from herald.api.devices import DevicesController
 from herald.api.errors import EXCEPTION_HANDLERS, ErrorResponses
 from herald.api.inbox import InboxController
+from herald.api.preferences import PreferencesController, report_presence
 from herald.api.ops import consume_readyz, healthz, metrics, readyz
 from herald.api.producer import ProducerController
 from herald.api.push import PushController
@@ -44,7 +45,8 @@ def create_app(settings: Settings) -> Litestar:
         await services.stop()
 
     handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController,
-                      DevicesController, ScheduledController, healthz, readyz, metrics,
+                      DevicesController, ScheduledController, PreferencesController, report_presence,
+                      healthz, readyz, metrics,
                       service_worker, admin_router(settings), *static_files()]
     if not settings.is_production:
         handlers += [DemoController, demo_page, python_demo_page]

@@ -395,3 +395,30 @@ webhook_attempts = Table(
     Column("latency_ms", Integer, nullable=False),
     Index("ix_webhook_attempts_endpoint_at", "endpoint_id", "at"),
 )
+
+# A user's own notification settings (preferences.py): choices per category and channel, quiet hours in their
+# zone, do not disturb until an instant. ``held`` counts items kept from pushes while quiet, for the one
+# digest that ``digest_at`` (the quiet period's end) sends, on ``held_channels``.
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("time_zone", String(64)),
+    Column("quiet_hours", JSON(none_as_null=True)),
+    Column("dnd_until", BigInteger),
+    Column("categories", JSON(none_as_null=True)),
+    Column("held", Integer, nullable=False, default=0),
+    Column("held_channels", JSON(none_as_null=True)),
+    Column("digest_at", BigInteger, index=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# What the producer sets per category: the channels' defaults, and whether it is critical (never off, never quiet).
+category_defaults = Table(
+    "category_defaults",
+    metadata,
+    Column("category", String(64), primary_key=True),
+    Column("critical", Boolean, nullable=False, default=False),
+    Column("channels", JSON, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)

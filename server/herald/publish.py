@@ -41,11 +41,13 @@ from herald.errors import invalid_request, not_found, too_many_requests, unavail
 from herald.fanout.base import BusEvent, Fanout
 from herald.inbox import Inbox, InboxWrite
 from herald.metrics import Metrics
+from herald.preferences import category_of
 from herald.models import idempotency_keys, inbox_items, notifications
 from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, expiry_ms, new_id, now_ms
 
 if TYPE_CHECKING:
+    from herald.preferences import Preferences
     from herald.push.service import PushService
     from herald.webhooks import Webhooks
 
@@ -89,6 +91,7 @@ Claim = Callable[[AsyncConnection], Awaitable["tuple[PublishRequest, str, str] |
 
 class Publisher:
     scheduler: Scheduler | None = None
+    preferences: Preferences | None = None  # per recipient: quiet hours, channels, presence (plugged in by services.py)
 
     def __init__(self, db: Database, inbox: Inbox, audience: Audience, fanout: Fanout, metrics: Metrics,
                  idempotency_seconds: int, *, push: PushService | None = None, recorder: Recorder | None = None,
@@ -135,7 +138,8 @@ class Publisher:
             self.metrics.publishes.labels(_target_kind(request)).inc()
             self.metrics.inbox_writes.inc(len(deliveries))
             pushes = await self._fan_out(deliveries, accepted, response.id, silent=request.silent,
-                                         expires_at=expiry_ms(request, int(accepted * 1000)))
+                                         expires_at=expiry_ms(request, int(accepted * 1000)),
+                                         category=category_of(request.category, request.type))
             if self.recorder is not None:
                 self.recorder.record(response.id, deliveries, pushes)
             return response
@@ -159,7 +163,8 @@ class Publisher:
             self.metrics.inbox_writes.inc(len(deliveries))
             # Silent and expiring publishes keep their rules when they were scheduled: ttlSeconds runs from now.
             pushes = await self._fan_out(deliveries, accepted, response.id, silent=request.silent,
-                                         expires_at=expiry_ms(request, int(accepted * 1000)))
+                                         expires_at=expiry_ms(request, int(accepted * 1000)),
+                                         category=category_of(request.category, request.type))
             if self.recorder is not None:
                 self.recorder.record(response.id, deliveries, pushes)
             return response
@@ -259,20 +264,28 @@ class Publisher:
 
     async def _fan_out(self, deliveries: list[InboxWrite], accepted: float = 0.0,
                        notification_id: str | None = None, *, silent: bool = False,
-                       expires_at: int | None = None) -> int:
+                       expires_at: int | None = None, category: str = "") -> int:
         """Offer the deliveries to live connections and queue pushes for the rest; returns pushes queued.
 
         A silent update alerts nobody: no quiet marking (it makes no toast to count), no push.
+        The recipients' preferences (quiet hours, channels, presence) mark each event and choose its pushes.
         """
+        allowed: dict[str, frozenset[str]] | None = None
         if not silent:
             try:
                 deliveries = await self._quiet_excess(deliveries)
             except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
                 log.exception("per-recipient limit failed; delivering %d items with toasts", len(deliveries))
+            if self.preferences is not None:
+                try:
+                    applied = await self.preferences.apply(deliveries, category)
+                    deliveries, allowed = applied.deliveries, applied.allowed
+                except Exception:  # noqa: BLE001 - the 202 stands; without preferences the items go out as sent
+                    log.exception("applying preferences failed for %d deliveries", len(deliveries))
         await self._announce([_event(d, accepted) for d in deliveries])
         if self.push is not None and not silent:
             try:
-                return await self.push.enqueue(deliveries, notification_id, expires_at=expires_at)
+                return await self.push.enqueue(deliveries, notification_id, expires_at=expires_at, allowed=allowed)
             except Exception:  # noqa: BLE001 - the 202 stands: the inbox has every item, only the push is lost
                 log.exception("queueing pushes failed for %d deliveries", len(deliveries))
         return 0

@@ -24,6 +24,8 @@ from herald.fanout.base import Fanout
 from herald.fanout.memory import InProcessFanout
 from herald.inbox import Inbox
 from herald.metrics import Metrics
+from herald.preferences import Preferences
+from herald.presence import Visibility
 from herald.publish import Publisher
 from herald.push.service import PushService
 from herald.ratelimit import Limit, RateLimiter, build_limiter
@@ -61,6 +63,7 @@ class Services:
     scheduler: Scheduler
     webhooks: Webhooks
     retractions: Retractions
+    preferences: Preferences
     consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -82,11 +85,17 @@ class Services:
             limiter=limiter, publish_limit=Limit("publish", settings.publish_rate_per_second, settings.publish_burst),
             recipient_limit=Limit("recipient_live", settings.recipient_live_per_minute / 60,
                                   settings.recipient_live_per_minute), webhooks=webhooks)
+        # Each publish asks the recipients' preferences and presence which alerts and pushes it may raise;
+        # the digest at the end of quiet hours goes out through the push service.
+        preferences = publisher.preferences = Preferences(
+            db, Visibility(fanout, settings.presence_ttl_seconds, settings.redis_url or None),
+            sweep_seconds=settings.quiet_sweep_seconds)
+        preferences.send_digest = push.digest
         # A publish with sendAt waits in the scheduler, whichever way it came (API, admin, a log consumer).
         scheduler = publisher.scheduler = Scheduler(db, publisher, metrics, poll_seconds=settings.schedule_poll_seconds)
         consumers = build_consumers(settings, publisher, db, metrics)  # empty unless a log source is configured
         return cls(
-            consumers=consumers,
+            consumers=consumers, preferences=preferences,
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience, keys=KeyStore(db, settings.api_keys),
             publisher=publisher, scheduler=scheduler, push=push, admin=admin,
@@ -110,6 +119,7 @@ class Services:
         self._tasks.append(asyncio.create_task(self.retention.run_forever(), name="herald-prune"))
         self._tasks.append(asyncio.create_task(self.retractions.run_forever(), name="herald-expire"))
         self._tasks.append(asyncio.create_task(self.metrics.sync_forever(), name="herald-metrics"))
+        self._tasks.append(asyncio.create_task(self.preferences.run_forever(), name="herald-quiet-digests"))
         self._tasks.append(asyncio.create_task(self._flush_key_use_forever(), name="herald-key-use"))
         await self.webhooks.start()
         await self.push.start()
@@ -137,6 +147,7 @@ class Services:
         await self.webhooks.stop()  # after every part that emits
         await self.fanout.stop()
         await self.limiter.close()
+        await self.preferences.visibility.close()
         await self.db.close()
         self.metrics.close()
 

@@ -73,6 +73,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     expiry_sweep_seconds: float = 1.0
     """How often each node removes expired items (``expiresAt``/``ttlSeconds``) from inboxes and live lists."""
 
+    quiet_sweep_seconds: float = 5.0
+    """How often each node looks for users whose quiet hours ended with items held, to send their one digest:
+    how late a digest can be after the end."""
+
+    presence_ttl_seconds: float = 90.0
+    """How long a tab's "visible" report holds (browsers repeat it while visible, every third of this)."""
+
     group_window_seconds: int = 3600
     """Items with the same ``groupKey`` for one user collapse while the first is unread and younger than this."""
 
@@ -331,7 +338,7 @@ def _check(settings: Settings) -> Settings:
     positive = ("heartbeat_seconds", "retention_seconds", "group_window_seconds", "connection_queue_limit",
                 "token_ttl_seconds", "session_ttl_seconds", "max_body_bytes", "max_header_bytes",
                 "header_timeout_seconds", "prune_interval_seconds", "schedule_poll_seconds",
-                "expiry_sweep_seconds",
+                "expiry_sweep_seconds", "quiet_sweep_seconds", "presence_ttl_seconds",
                 "gap_fill_seconds", "retry_milliseconds", "connection_writes_per_second", "connections_per_user")
     for name in positive:
         if getattr(settings, name) <= 0:

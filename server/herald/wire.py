@@ -72,6 +72,8 @@ class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
     """Who or what the item is from, shown beside it: an https URL on a public host (``check_images``)."""
     image_url: Annotated[str, msgspec.Meta(max_length=MAX_IMAGE_URL)] | None = None
     """A picture shown with the item and its system notification: an https URL on a public host."""
+    category: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """What preferences and tabs group by (docs/preferences.md); absent: the type's first dot-segment."""
 
 
 class PublishResponse(msgspec.Struct, rename="camel", omit_defaults=True):

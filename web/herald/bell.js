@@ -3,6 +3,7 @@ import { HeraldClient } from './client.js';
 import { safeUrl } from './format.js';
 import { EN, langOf, load } from './i18n.js';
 import { HistoryList } from './list.js';
+import { Prefs } from './prefs.js';
 import { CSS } from './styles.js';
 import { SystemNotifier, enableDesktop, restorePush, supported } from './system.js';
 import { Toasts } from './toasts.js';
@@ -26,8 +27,10 @@ const TEMPLATE = `<style>${CSS}</style>
  <header><h2 id="heading"><slot name="header" data-t="title"></slot></h2><span class="state"></span></header>
  <div class="tools">
   <label><span data-t="show"></span> <select class="filter"><option value="" data-t="allTypes"></option></select></label>
+  <button type="button" class="prefs" aria-expanded="false" data-label="prefs">⚙</button>
   <button type="button" class="all" data-t="markAll"></button>
  </div>
+ <div class="prefsbox" hidden></div>
  <ul class="list" aria-labelledby="heading"></ul>
  <p class="empty"><slot name="empty" data-t="empty"></slot></p>
  <button type="button" class="older" data-t="older" hidden></button>
@@ -71,7 +74,7 @@ export class HeraldBell extends HTMLElement {
   constructor() {
     super();
     this.#root.innerHTML = TEMPLATE;
-    for (const name of ['bar', 'bell', 'badge', 'conn', 'panel', 'state', 'filter', 'all', 'list', 'empty', 'older', 'desktop', 'toasts']) {
+    for (const name of ['bar', 'bell', 'badge', 'conn', 'panel', 'state', 'filter', 'all', 'list', 'empty', 'older', 'desktop', 'toasts', 'prefs', 'prefsbox']) {
       this.#el[name] = /** @type {HTMLElement} */ (this.#root.querySelector(`.${name}`));
     }
     this.#list = new HistoryList(/** @type {HTMLUListElement} */ (this.#el.list), /** @type {HTMLSelectElement} */ (this.#el.filter));
@@ -83,6 +86,9 @@ export class HeraldBell extends HTMLElement {
       render: (item, node) => this.renderItem?.(item, node, 'toast'),
     });
     this.#wire();
+    const prefs = new Prefs(this.#el.prefsbox, () => this.client?.presence.api);
+    this.#el.prefs.onclick = () => prefs.toggle().catch(report).finally(() =>
+      this.#el.prefs.setAttribute('aria-expanded', String(!this.#el.prefsbox.hidden)));
   }
 
   attributeChangedCallback() {
@@ -100,6 +106,12 @@ export class HeraldBell extends HTMLElement {
     this.#s = s;
     for (const name of ['bar', 'panel', 'toasts']) this.#el[name].dir = this.hasAttribute('dir') ? '' : s.dir;
     for (const node of this.#root.querySelectorAll('[data-t]')) node.textContent = s.t(/** @type {HTMLElement} */ (node).dataset.t ?? '');
+    // Icon-only buttons: the name is the label (and the tooltip), in the bell's language.
+    for (const node of this.#root.querySelectorAll('[data-label]')) {
+      const label = s.t(/** @type {HTMLElement} */ (node).dataset.label ?? '');
+      node.setAttribute('aria-label', label);
+      node.setAttribute('title', label);
+    }
     this.#list.s = s;
     this.#list.refresh();
     this.#render();
@@ -116,11 +128,12 @@ export class HeraldBell extends HTMLElement {
     on('change', () => this.#schedule());
     on('status', () => this.#schedule());
     on('notification', ({ item, alert }) => {
-      // Silent: a state update that alerts nobody.
-      if (!alert || item.read || item.silent) return;
+      // Silent: a state update that alerts nobody; dnd: quiet hours, listed without a sound (docs/preferences.md).
+      if (!alert || item.read || item.silent || item.dnd) return;
       if (item.quiet) return this.#digest();
-      this.#toasts.show(item);
-      this.#system.show(item, this.#s);
+      // Off by the user's preferences; watched: another tab of theirs is visible (this one's own report may be stale).
+      if (item.toast !== false) this.#toasts.show(item);
+      if (item.system !== false && !item.watched?.some((id) => id !== this.client?.presence.id)) this.#system.show(item, this.#s);
     });
     on('read', ({ ids, all }) => {
       for (const id of ids) this.#toasts.dismiss(id);

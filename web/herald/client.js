@@ -1,5 +1,6 @@
 /** HeraldClient: stream, REST and store together, without UI; events in docs/web-client.md. */
 import { Api } from './api.js';
+import { Presence } from './presence.js';
 import { InboxStore } from './store.js';
 import { Stream } from './stream.js';
 
@@ -31,6 +32,7 @@ export class HeraldClient extends EventTarget {
     super();
     this.pageSize = pageSize;
     this.#api = new Api(base);
+    this.presence = new Presence(this.#api);
     this.#stream = new Stream(this.#api, transport, {
       resume: () => this.#serial(() => this.#resume()),
       onEvent: (type, data, id) => this.#onEvent(type, data, id),
@@ -51,10 +53,12 @@ export class HeraldClient extends EventTarget {
   start() {
     this.signedOut = false;
     this.#stream.start();
+    this.presence.start();
   }
 
   stop() {
     this.#stream.stop();
+    this.presence.stop();
     clearTimeout(this.#reconcileTimer);
   }
 

@@ -5,8 +5,9 @@ import { EN } from './i18n.js';
  * @typedef {'urgent' | 'high' | 'medium' | 'low'} Priority
  * @typedef {{ id: string, type: string, title: string, body: string, priority: Priority, timestamp: number,
  *   read: boolean, groupKey: string | null, url: string | null, data: Record<string, unknown> | null,
- *   groupCount: number, actors: string[] | null, quiet?: boolean, silent?: boolean,
- *   replaceKey?: string, avatarUrl?: string, imageUrl?: string }} Notification
+ *   groupCount: number, actors: string[] | null, quiet?: boolean, silent?: boolean, dnd?: boolean,
+ *   toast?: boolean, system?: boolean, watched?: string[], replaceKey?: string, avatarUrl?: string,
+ *   imageUrl?: string }} Notification
  */
 
 /** @typedef {import('./i18n.js').Strings} Strings */

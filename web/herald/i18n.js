@@ -8,7 +8,7 @@
 
 /** English, built in; the other languages are data, fetched when a page asks for one. */
 const EN_TABLE = {
-  title: 'Notifications', show: 'Show', allTypes: 'All types', markAll: 'Mark all read', empty: 'No notifications yet.',
+  title: 'Notifications', show: 'Show', allTypes: 'All types', markAll: 'Mark all read', prefs: 'Preferences', empty: 'No notifications yet.',
   older: 'Load older', desktop: 'Enable desktop notifications', connected: 'Live', reconnecting: 'Reconnecting…',
   disconnected: 'Offline', connecting: 'Connecting…', signedOut: 'Signed out', unreadPrefix: 'Unread: ',
   bellNone: 'Notifications, no unread', bell: { other: 'Notifications, # unread' },

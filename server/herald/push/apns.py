@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from herald.push.devices import token_hint
-from herald.push.message import DIGEST_TAG, collapse_key, fit, topic_for
+from herald.push.message import DIGEST_TAG, collapse_key, digest_title, fit, topic_for
 from herald.push.provider import Device, Job, Outcome, Prepared, Provider, retry_after
 from herald.settings import Settings, SettingsError
 
@@ -143,8 +143,8 @@ class ApnsProvider(Provider):
         return Prepared(fit(item, build, MAX_PAYLOAD_BYTES).decode(), PRIORITY[item["priority"]],
                         topic_for(key) if key else None)
 
-    def prepare_digest(self, unread: int, timestamp: int) -> Prepared:
-        title = f"{unread} new notification" + ("" if unread == 1 else "s")
+    def prepare_digest(self, unread: int, timestamp: int, title: str | None = None) -> Prepared:
+        title = title or digest_title(unread)
         return Prepared(_encode({"aps": {"alert": {"title": title}, "thread-id": DIGEST_TAG},
                                  "herald": {"kind": "digest", "unread": unread, "timestamp": timestamp}}).decode(),
                         "5", topic_for(DIGEST_TAG))

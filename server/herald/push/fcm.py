@@ -29,7 +29,7 @@ from google.auth.transport.requests import Request as GoogleRequest
 from google.oauth2 import service_account
 
 from herald.push.devices import token_hint
-from herald.push.message import DIGEST_TAG, collapse_key, fit, topic_for
+from herald.push.message import DIGEST_TAG, collapse_key, digest_title, fit, topic_for
 from herald.push.provider import Device, Job, Outcome, Prepared, Provider, retry_after
 from herald.settings import Settings, SettingsError
 from herald.wire import now_ms
@@ -125,9 +125,9 @@ class FcmProvider(Provider):
 
         return Prepared(fit(item, build, MAX_MESSAGE_BYTES).decode(), priority, topic)
 
-    def prepare_digest(self, unread: int, timestamp: int) -> Prepared:
+    def prepare_digest(self, unread: int, timestamp: int, title: str | None = None) -> Prepared:
         topic = topic_for(DIGEST_TAG)
-        title = f"{unread} new notification" + ("" if unread == 1 else "s")
+        title = title or digest_title(unread)
         return Prepared(_encode({"notification": {"title": title, "body": ""},
                                  "data": {"kind": "digest", "unread": str(unread), "timestamp": str(timestamp)},
                                  "android": {"priority": "NORMAL", "collapse_key": topic,

@@ -89,9 +89,18 @@ def fit(item: dict[str, Any], build: Callable[[dict[str, Any]], bytes], limit: i
     return cut(keep)
 
 
-def digest_message(unread: int, icon: str, timestamp: int) -> bytes:
+def digest_title(count: int) -> str:
+    return f"{count} new notification" + ("" if count == 1 else "s")
+
+
+def away_title(count: int) -> str:
+    """The digest at the end of quiet hours (preferences.py)."""
+    return f"{count} notification{'' if count == 1 else 's'} while you were away"
+
+
+def digest_message(unread: int, icon: str, timestamp: int, title: str | None = None) -> bytes:
     """The push that stands for many: an empty ``id``, so a click opens the app and marks nothing read."""
-    title = f"{unread} new notification" + ("" if unread == 1 else "s")
+    title = title or digest_title(unread)
     return _encode({"kind": "notification", "icon": icon or None, "notification": {
         "id": "", "type": "herald.digest", "title": title, "body": "", "priority": "medium",
         "timestamp": timestamp, "read": False, "groupKey": DIGEST_TAG, "url": None, "data": None,

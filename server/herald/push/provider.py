@@ -121,8 +121,8 @@ class Provider(ABC):
         """The push for one inbox item (the wire JSON of design section 4)."""
 
     @abstractmethod
-    def prepare_digest(self, unread: int, timestamp: int) -> Prepared:
-        """The push that stands for many quiet items: "N new notifications"."""
+    def prepare_digest(self, unread: int, timestamp: int, title: str | None = None) -> Prepared:
+        """The push that stands for many quiet items: "N new notifications", or ``title``."""
 
     def prepare_read(self, item_ids: list[str], everything: bool) -> Prepared | None:
         """A silent update telling the app these items were read elsewhere; None: this service has no silent push."""

@@ -34,7 +34,7 @@ notification (it is in the inbox). "Online" is asked through
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -47,6 +47,7 @@ from herald.metrics import Metrics
 from herald.models import push_jobs, push_subscriptions
 from herald.push.devices import DeviceRecord, DeviceRegistry, check_device
 from herald.push.endpoint import check_endpoint
+from herald.push.message import away_title
 from herald.push.provider import DIGEST_ITEM, Prepared, Provider, Subscription
 from herald.push.readstate import ReadSync
 from herald.push.sender import PushSender
@@ -188,8 +189,11 @@ class PushService:
         await self.read_state.prune(older_than_ms)
 
     async def enqueue(self, deliveries: Sequence[InboxWrite], notification_id: str | None = None, *,
-                      expires_at: int | None = None) -> int:
+                      expires_at: int | None = None, allowed: Mapping[str, frozenset[str]] | None = None) -> int:
         """Queue pushes for committed deliveries on every channel; returns the rows due now.
+
+        ``allowed``: per user, the only providers to use (preferences.py); a user with none gets no push
+        and no digest now (quiet hours, or looking at the product elsewhere).
 
         Offline users' pushes are due at once, their quiet items (past the per-recipient
         limit) as at most one digest; online users' are held for a delivered receipt.
@@ -228,6 +232,9 @@ class PushService:
 
         for delivery in wanted:
             user_targets = targets.get(delivery.user_id)
+            if allowed is not None and delivery.user_id in allowed:
+                permitted = allowed[delivery.user_id]
+                user_targets = [t for t in user_targets or () if t[0] in permitted]
             if not user_targets:
                 continue
             # Deliveries of one fresh notification share one payload object: decode it, and prepare it
@@ -257,6 +264,8 @@ class PushService:
             for user_id, start in (await self.inbox.stream_starts(due)).items():
                 if start.unread:  # read meanwhile: nothing to announce
                     for provider, target_id in targets[user_id]:
+                        if allowed is not None and user_id in allowed and provider not in allowed[user_id]:
+                            continue
                         add(provider, target_id, user_id, DIGEST_ITEM,
                             self.providers[provider].prepare_digest(start.unread, now), now)
             digests = len(rows) - before
@@ -272,6 +281,27 @@ class PushService:
         for provider in {str(row["provider"]) for row in rows if row["next_attempt_at"] == now}:
             self.wake(provider)
         return due_now
+
+    async def digest(self, user_id: str, count: int, providers: frozenset[str]) -> int:
+        """One push per target on ``providers``: "N notifications while you were away" (quiet hours ended)."""
+        now = now_ms()
+        rows = [{"provider": provider, "user_id": user_id, "item_id": DIGEST_ITEM, "notification_id": None,
+                 "payload": push.payload, "urgency": push.urgency, "topic": push.topic, "attempts": 0,
+                 "created_at": now, "expires_at": now + self.settings.push_ttl_seconds * 1000,
+                 "next_attempt_at": now, "subscription_id": target_id if provider == "webpush" else None,
+                 "device_id": None if provider == "webpush" else target_id}
+                for provider, target_id in (await self._targets_of([user_id])).get(user_id, [])
+                if provider in providers
+                for push in [self.providers[provider].prepare_digest(count, now, away_title(count))]]
+        if not rows:
+            return 0
+        async with self.db.write() as conn:
+            await conn.execute(push_jobs.insert(), rows)
+        self.metrics.push_enqueued.inc(len(rows))
+        self.metrics.push_digests.inc(len(rows))
+        for provider in {str(row["provider"]) for row in rows}:
+            self.wake(provider)
+        return len(rows)
 
     async def _targets_of(self, user_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
         """(provider, subscription or device id) of each user's targets on the configured providers."""

@@ -65,8 +65,8 @@ class WebPushProvider(Provider):
         # The worker closes those notifications (service_worker/sw.js); "normal": no need to wake a phone.
         return Prepared(retract_message(item_ids).decode(), "normal")
 
-    def prepare_digest(self, unread: int, timestamp: int) -> Prepared:
-        return Prepared(digest_message(unread, self.settings.push_icon_url, timestamp).decode(), "normal",
+    def prepare_digest(self, unread: int, timestamp: int, title: str | None = None) -> Prepared:
+        return Prepared(digest_message(unread, self.settings.push_icon_url, timestamp, title).decode(), "normal",
                         topic_for(DIGEST_TAG))
 
     async def send(self, job: Job) -> Outcome:
