@@ -249,6 +249,11 @@ class Publisher:
             except Exception:  # noqa: BLE001 - the retract committed; only the shown notifications stay
                 log.exception("queueing retract pushes failed for %d users", len(changes))
 
+    async def announce(self, writes: list[InboxWrite]) -> None:
+        """Offer committed inbox writes to the bus as they are (an edit's updated items, correction.py); never raises."""
+        if writes:
+            await self._announce([_event(write) for write in writes])
+
     async def _announce(self, events: list[BusEvent]) -> None:
         """Offer committed changes to the bus. Never raises: what committed stands, whatever the bus does.
 

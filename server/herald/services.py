@@ -31,6 +31,7 @@ from herald.push.service import PushService
 from herald.ratelimit import Limit, RateLimiter, build_limiter
 from herald.receipts import Receipts
 from herald.retention import Retention
+from herald.correction import Corrections
 from herald.retraction import Retractions
 from herald.schedule import Scheduler
 from herald.settings import Settings
@@ -63,6 +64,7 @@ class Services:
     scheduler: Scheduler
     webhooks: Webhooks
     retractions: Retractions
+    corrections: Corrections
     preferences: Preferences
     consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -104,6 +106,7 @@ class Services:
             admission=Admission(settings, limiter, metrics),
             retractions=Retractions(db, inbox, audience, publisher, metrics,
                                     sweep_interval_seconds=settings.expiry_sweep_seconds),
+            corrections=Corrections(db, inbox, publisher),
             retention=Retention(inbox, publisher, metrics, retention_seconds=settings.retention_seconds,
                                 interval_seconds=settings.prune_interval_seconds, push=push),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,

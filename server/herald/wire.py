@@ -127,7 +127,7 @@ def check_publish(request: PublishRequest, *, production: bool = True) -> None:
         raise invalid_request('"expiresAt" must come after "sendAt": the item would expire before it is sent.')
     if request.data is not None and len(msgspec.json.encode(request.data)) > MAX_DATA_BYTES:
         raise invalid_request(f'"data" must be at most {MAX_DATA_BYTES} bytes when encoded as JSON.')
-    if request.url is not None and not _safe_url(request.url):
+    if request.url is not None and not safe_url(request.url):
         raise invalid_request('"url" must be a relative path or an http(s) URL.')
     for name in ("title", "body", "group_key", "url", "actor", "idempotency_key"):
         value = getattr(request, name)
@@ -211,7 +211,7 @@ _CAMEL = {"title": "title", "body": "body", "group_key": "groupKey", "url": "url
           "idempotency_key": "idempotencyKey"}
 
 
-def _safe_url(url: str) -> bool:
+def safe_url(url: str) -> bool:
     # A notification's url is opened on click: refuse javascript:, data: and friends.
     if url.startswith("/") and not url.startswith("//"):
         return True

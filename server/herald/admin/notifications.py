@@ -16,9 +16,10 @@ What the numbers mean (also on the page and in docs/admin.md):
   that a later notification of the same ``groupKey`` updated points at the
   later one, so it leaves all three counts of the earlier notification.
 
-A notification's page can retract it (retraction.py): its items leave every
-inbox, open list and shown notification; the page then says when, and the
-audit log who.
+A notification's page can correct it (correction.py: a new title, body or
+link in every inbox, silently) or retract it (retraction.py: its items leave
+every inbox, open list and shown notification); the page then says when, and
+the audit log who and what.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from herald.admin.audit import record
 from herald.admin.pages import redirect, render
 from herald.admin.send import describe_target
 from herald.api.auth import services
+from herald.correction import check_edit
 from herald.db import Database
 from herald.errors import not_found
 from herald.models import inbox_items, notifications, push_jobs, push_results
@@ -170,6 +172,19 @@ class NotificationsController(Controller):
         return render(request, "notification.html", title=row.title, d=delivery, n=row, sent=bool(sent),
                       readers=await readers(s.db, notification_id), users=(row.target or {}).get("users"),
                       channels=await channels(s.db, notification_id), channel_names=CHANNEL_NAMES)
+
+    @post("/{notification_id:str}/edit")
+    async def edit(self, request: Request, notification_id: str, admin: str) -> Response[str]:
+        """Correct the title, body or link in every inbox it reached, silently (correction.py)."""
+        s = services(request)
+        form = await request.form()
+        edit = check_edit(str(form.get("title", "")), str(form.get("body", "")), str(form.get("url", "")))
+        before = await one(s, notification_id)
+        updated = await s.corrections.edit(notification_id, edit)  # 404 if unknown or retracted
+        changed = {name: getattr(edit, name) for name in ("title", "body", "url")
+                   if before is None or getattr(before[1], name) != getattr(edit, name)}
+        await record(s.db, admin, "notification.edit", notification_id, {"updated": updated, **changed})
+        return redirect(f"/admin/notifications/{notification_id}")
 
     @post("/{notification_id:str}/retract")
     async def retract(self, request: Request, notification_id: str, admin: str) -> Response[str]:

@@ -1,13 +1,16 @@
 """Sent, delivered and read per notification, counted from the inbox items, as the admin shows them."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
+import pytest
 
 from tests.admin_client import AdminClient
 from tests.eventually import eventually
 from tests.herald_server import HeraldServer
+from tests.transports import TRANSPORTS, subscribe
 
 
 def counts(admin: AdminClient, notification_id: str) -> dict[str, int]:
@@ -64,3 +67,58 @@ def test_a_notification_is_retracted_from_its_page_and_the_audit_log_says_who(
         assert listing.json()["items"] == []
     assert admin.post(f"/admin/notifications/{sent}/retract").status_code == 404
     assert "notification.retract" in admin.get("/admin/audit").text
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_correction_reaches_every_inbox_in_place_silently_and_resumes(
+        admin: AdminClient, server: HeraldServer, user_id: str, transport: str) -> None:
+    reader, other = user_id, user_id + "-b"
+    auth = {u: {"Authorization": f"Bearer {server.token(u)}"} for u in (reader, other)}
+    sent = server.publish(to={"users": [reader, other]}, type="offer", title="Shoes at 99 EUR", body="Today only",
+                          url="/offers/1")["id"]
+    assert httpx.post(f"{server.url}/api/notifications/{sent}/read", headers=auth[reader]).status_code == 200
+    cursor = httpx.get(server.url + "/api/notifications", headers=auth[other]).json()["cursor"]
+
+    async with subscribe(transport, server.url, server.token(reader)) as live:
+        await live.until("ready")
+        answer = await asyncio.to_thread(admin.post, f"/admin/notifications/{sent}/edit",
+                                         {"title": "Shoes at 79 EUR", "body": "Today only, **all sizes**", "url": "/offers/2"})
+        assert answer.status_code in (200, 303), answer.text
+        event = await live.until("notification")
+    assert (event.data["id"], event.data["title"], event.data["url"]) == (sent, "Shoes at 79 EUR", "/offers/2")
+    assert event.data["silent"] is True and event.data["read"] is True  # no alert, and the read state stays
+
+    # The other user was away: the correction replays after their cursor, same id, still unread.
+    replay = httpx.get(server.url + "/api/notifications", params={"since": cursor}, headers=auth[other]).json()
+    assert [(i["id"], i["title"], i["body"], i["read"]) for i in replay["items"]] == [
+        (sent, "Shoes at 79 EUR", "Today only, **all sizes**", False)]
+    assert [i["title"] for i in httpx.get(server.url + "/api/notifications", headers=auth[other]).json()["items"]] == [
+        "Shoes at 79 EUR"]
+    page = admin.get(f"/admin/notifications/{sent}").text
+    assert "Shoes at 79 EUR" in page and "/offers/2" in page
+    assert "notification.edit" in admin.get("/admin/audit").text
+
+
+@pytest.mark.parametrize(("form", "why"), [
+    ({"title": "", "body": "b"}, "an empty title"),
+    ({"title": "x" * 201}, "a title over 200"),
+    ({"title": "ok", "url": "javascript:alert(1)"}, "a script link"),
+    ({"title": "ok", "body": "a\x00b"}, "a NUL"),
+])
+def test_a_bad_correction_is_refused_and_changes_nothing(
+        admin: AdminClient, server: HeraldServer, user_id: str, form: dict, why: str) -> None:
+    sent = server.publish(to={"users": [user_id]}, type="t", title="As sent", url="/a")["id"]
+    answer = admin.post(f"/admin/notifications/{sent}/edit", form)
+    assert answer.status_code == 400, why
+    (item,) = httpx.get(server.url + "/api/notifications",
+                        headers={"Authorization": f"Bearer {server.token(user_id)}"}).json()["items"]
+    assert (item["title"], item["url"]) == ("As sent", "/a")
+
+
+def test_a_correction_needs_the_csrf_token_and_a_notification_still_there(
+        admin: AdminClient, server: HeraldServer, user_id: str) -> None:
+    sent = server.publish(to={"users": [user_id]}, type="t", title="As sent")["id"]
+    assert admin.post(f"/admin/notifications/{sent}/edit", {"title": "x"}, csrf=False).status_code == 403
+    assert admin.post(f"/admin/notifications/{sent}/retract").status_code in (200, 303)
+    assert admin.post(f"/admin/notifications/{sent}/edit", {"title": "too late"}).status_code == 404
+    assert admin.post("/admin/notifications/01JUNKNOWN0000000000000000/edit", {"title": "x"}).status_code == 404
