@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     UniqueConstraint,
 )
 
@@ -69,6 +70,9 @@ notifications = Table(
     Column("silent", Boolean),
     Column("expires_at", BigInteger, index=True),
     Column("retracted_at", BigInteger),
+    # Issue 17: the producer's category (tabs, preferences) and up to 3 action buttons.
+    Column("category", String(64)),
+    Column("actions", JSON(none_as_null=True)),
 )
 
 # An item in one user's inbox. Its ``id`` is the id of the notification that
@@ -95,6 +99,12 @@ inbox_items = Table(
     Column("delivered_at", BigInteger),
     # The producer's replace key: a later publish with the same key updates this item in place.
     Column("replace_key", String(200)),
+    # Issue 17, triage (triage.py): seen in an open list, archived, snoozed until (ms), the action taken.
+    Column("seen", Boolean, nullable=False, default=False, server_default=false()),
+    Column("archived", Boolean, nullable=False, default=False, server_default=false()),
+    Column("snoozed_until", BigInteger),
+    Column("action", String(64)),
+    Column("action_at", BigInteger),
     PrimaryKeyConstraint("user_id", "id"),
     Index("ix_inbox_items_user_seq", "user_id", "seq", unique=True),
     Index("ix_inbox_items_user_read", "user_id", "read"),
@@ -102,6 +112,9 @@ inbox_items = Table(
     Index("ix_inbox_items_updated_at", "updated_at"),
     Index("ix_inbox_items_notification", "notification_id"),
     Index("ix_inbox_items_user_replace", "user_id", "replace_key"),
+    # Counts and filtered lists read only a user's live (not archived) unread rows.
+    Index("ix_inbox_items_user_archived_read", "user_id", "archived", "read", "seen"),
+    Index("ix_inbox_items_snoozed_until", "snoozed_until"),
 )
 
 # Changes to a user's inbox other than a new or updated item (read state today),
