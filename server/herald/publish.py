@@ -243,6 +243,11 @@ class Publisher:
             except Exception:  # noqa: BLE001 - the retract committed; only the shown notifications stay
                 log.exception("queueing retract pushes failed for %d users", len(changes))
 
+    async def announce(self, writes: list[InboxWrite]) -> None:
+        """Offer committed inbox writes (triage changes, items back from a snooze) to the bus; never raises."""
+        if writes:
+            await self._announce([_event(write) for write in writes])
+
     async def _announce(self, events: list[BusEvent]) -> None:
         """Offer committed changes to the bus. Never raises: what committed stands, whatever the bus does.
 
@@ -316,6 +321,8 @@ class Publisher:
             "priority": request.priority, "group_key": request.group_key, "url": request.url,
             "data": request.data, "actor": request.actor, "producer": producer, "created_at": now,
             "replace_key": request.replace_key, "silent": request.silent or None, "expires_at": expiry_ms(request, now),
+            "category": request.category,
+            "actions": [msgspec.to_builtins(action) for action in request.actions] if request.actions else None,
         }
         async with self._transaction(within) as conn:
             if request.idempotency_key is not None:

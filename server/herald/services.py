@@ -30,6 +30,7 @@ from herald.ratelimit import Limit, RateLimiter, build_limiter
 from herald.receipts import Receipts
 from herald.retention import Retention
 from herald.retraction import Retractions
+from herald.triage import Triage
 from herald.schedule import Scheduler
 from herald.settings import Settings
 from herald.tasks import cancel
@@ -61,6 +62,7 @@ class Services:
     scheduler: Scheduler
     webhooks: Webhooks
     retractions: Retractions
+    triage: Triage
     consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -95,6 +97,8 @@ class Services:
             admission=Admission(settings, limiter, metrics),
             retractions=Retractions(db, inbox, audience, publisher, metrics,
                                     sweep_interval_seconds=settings.expiry_sweep_seconds),
+            # Snoozed items come back on the expiry sweep's beat: both are "at this time, tell the lists".
+            triage=Triage(db, inbox, publisher, metrics, webhooks, sweep_interval_seconds=settings.expiry_sweep_seconds),
             retention=Retention(inbox, publisher, metrics, retention_seconds=settings.retention_seconds,
                                 interval_seconds=settings.prune_interval_seconds, push=push),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
@@ -109,6 +113,7 @@ class Services:
         await self.gateway.start()
         self._tasks.append(asyncio.create_task(self.retention.run_forever(), name="herald-prune"))
         self._tasks.append(asyncio.create_task(self.retractions.run_forever(), name="herald-expire"))
+        self._tasks.append(asyncio.create_task(self.triage.run_forever(), name="herald-snooze"))
         self._tasks.append(asyncio.create_task(self.metrics.sync_forever(), name="herald-metrics"))
         self._tasks.append(asyncio.create_task(self._flush_key_use_forever(), name="herald-key-use"))
         await self.webhooks.start()

@@ -43,6 +43,19 @@ class Target(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A live channel: only with ``"persist": false``."""
 
 
+class Action(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A button on the item (center, toast, system notification); clicking records ``id`` on the item."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    url: Annotated[str, msgspec.Meta(max_length=2048, pattern=r"^(https?://|/)")] | None = None
+    style: Literal["primary", "secondary"] = "secondary"
+
+
+MAX_ACTIONS = 3
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
 class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     to: Target
     type: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -66,6 +79,10 @@ class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
     """Seconds after which the item leaves every inbox (1 to 30 days); not with ``expiresAt``."""
     send_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     """RFC 3339 with an offset: deliver then, not now (up to 30 days ahead; docs/scheduling.md)."""
+    category: Category | None = None
+    """The item's category: the bell's tabs and the counts can group by it."""
+    actions: Annotated[list[Action], msgspec.Meta(max_length=MAX_ACTIONS)] | None = None
+    """Up to 3 buttons, ids unique within the item (docs/triage.md)."""
 
 
 class PublishResponse(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -165,6 +182,10 @@ def check_lifecycle(request: PublishRequest) -> None:
                                 or request.ttl_seconds is not None or request.silent):
         raise invalid_request('"replaceKey", "silent", "expiresAt" and "ttlSeconds" need the inbox: '
                               'a live event has none of them.')
+    if request.actions and len({action.id for action in request.actions}) != len(request.actions):
+        raise invalid_request('Each of "actions" needs its own "id".')
+    if not request.persist and (request.actions or request.category):
+        raise invalid_request('"actions" and "category" need the inbox: a live event has none.')
     if request.expires_at is not None and request.ttl_seconds is not None:
         raise invalid_request('Give "expiresAt" or "ttlSeconds", not both.')
     if request.expires_at is not None:
@@ -213,6 +234,14 @@ class Notification(msgspec.Struct, rename="camel"):
     # Unset (absent on the wire) unless given, so items without them look as they always did.
     replace_key: str | msgspec.UnsetType = msgspec.UNSET
     silent: bool | msgspec.UnsetType = msgspec.UNSET
+    # Triage (triage.py), absent when unset: a plain item looks as it always did.
+    category: str | msgspec.UnsetType = msgspec.UNSET
+    actions: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
+    seen: bool | msgspec.UnsetType = msgspec.UNSET
+    archived: bool | msgspec.UnsetType = msgspec.UNSET
+    snoozed_until: int | msgspec.UnsetType = msgspec.UNSET
+    action: str | msgspec.UnsetType = msgspec.UNSET
+    """The id of the action the user took on it."""
 
 
 encoder = msgspec.json.Encoder()

@@ -12,12 +12,14 @@ from litestar.params import Parameter
 from herald.api.admission import admit_stream
 from herald.api.auth import services, subscriber_dependency
 from herald.api.guards import json_body
+from herald.api.triage import item_filter
 from herald.delivery.connection import Connection
 from herald.delivery.poll import PollAnswer, poll
 from herald.delivery.sse import CHUNKED_SSE_ENCODER, SSE_ENCODER, AsgiSink, SSEStream, TransportSink
 from herald.errors import invalid_cursor, invalid_request
 from herald.receipts import AckIds
-from herald.wire import MAX_CHANNELS, Notification, change_json, parse_channels, parse_cursor
+from herald.triage import MAX_PATTERNS
+from herald.wire import MAX_CHANNELS, Notification, change_json, now_ms, parse_channels, parse_cursor
 
 MAX_POLL_SECONDS = 60
 _decode_change = msgspec.json.Decoder(dict[str, Any]).decode
@@ -92,8 +94,17 @@ class InboxController(Controller):
         since: Annotated[str | None, Parameter(max_length=32)] = None,
         before: Annotated[str | None, Parameter(max_length=32)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        types: Annotated[list[str] | None, Parameter(query="type", max_items=MAX_PATTERNS, description=(
+            "Type patterns, any of them: exact, or a prefix ending in * (order.*)"))] = None,
+        category: Annotated[list[str] | None, Parameter(max_items=MAX_PATTERNS)] = None,
+        archived: bool = False,
+        read: bool | None = None,
     ) -> InboxPage:
-        """The inbox: the newest page, items after ``since`` (oldest first), or before ``before`` (newest first)."""
+        """The inbox: the newest page, items after ``since`` (oldest first), or before ``before`` (newest first).
+
+        ``type``, ``category``, ``archived`` (default false: the archive is its own view) and ``read`` narrow a
+        newest or ``before`` page; snoozed items are out of the list until they are back. A ``since`` page
+        is a replay and is never narrowed: it carries every item and change, triage ones included."""
         since_seq, before_seq = parse_cursor(since, "since"), parse_cursor(before, "before")
         if since_seq is not None and before_seq is not None:
             raise invalid_request("Give either 'since' or 'before', not both.")
@@ -101,7 +112,8 @@ class InboxController(Controller):
         newest = await s.inbox.last_seq(user_id)
         if (since_seq or 0) > newest or (before_seq or 0) > newest + 1:
             raise invalid_cursor("The cursor is ahead of this inbox: it was not issued for this user.")
-        page = await s.inbox.page(user_id, since=since_seq, before=before_seq, limit=limit)
+        where = item_filter(types, category, archived, read).clauses(now_ms()) if since_seq is None else ()
+        page = await s.inbox.page(user_id, since=since_seq, before=before_seq, limit=limit, where=where)
         if page.seqs:
             cursor = max(page.seqs)
         else:
