@@ -149,8 +149,8 @@ class Inbox:
                 update(inbox_items)
                 .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"))
                 .values(seq=bindparam("s"), notification_id=note["id"], group_count=bindparam("n"),
-                        actors=bindparam("a"), updated_at=note["created_at"],
-                        delivered_at=None),  # a new version: it has reached nobody yet
+                        actors=bindparam("a"), updated_at=note["created_at"], type=note["type"],
+                        category=note.get("category"), delivered_at=None),  # a new version: it has reached nobody yet
                 [{"u": user, "item": item_id, "s": seqs[user], "n": count, "a": actors}
                  for user, (item_id, count, actors) in grouped.items()])
         for user, (item_id, count, actors) in grouped.items():
@@ -180,8 +180,8 @@ class Inbox:
             update(inbox_items)
             .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"))
             .values(seq=bindparam("s"), notification_id=note["id"], group_key=None, group_count=1,
-                    actors=bindparam("a"), read=bindparam("r"), updated_at=note["created_at"],
-                    delivered_at=None, **untriaged),  # a new version: it has reached nobody yet
+                    actors=bindparam("a"), read=bindparam("r"), updated_at=note["created_at"], type=note["type"],
+                    category=note.get("category"), delivered_at=None, **untriaged),  # a new version: it has reached nobody yet
             [{"u": user, "item": row.id, "s": seqs[user], "a": actors, "r": keep_read[user]}
              for user, row in found.items()])
         writes = []
@@ -257,10 +257,11 @@ class Inbox:
         actors = [note["actor"]] if note["actor"] else None
         await conn.execute(inbox_items.insert().from_select(
             ["user_id", "id", "seq", "notification_id", "group_key", "group_count", "actors", "read",
-             "created_at", "updated_at", "replace_key"],
+             "created_at", "updated_at", "replace_key", "type", "category"],
             select(users.c.user_id, nid, users.c.last_seq, nid, literal(note["group_key"], c.group_key.type),
                    literal(1, c.group_count.type), literal(actors, c.actors.type), false(), created, created,
-                   literal(note.get("replace_key"), c.replace_key.type))
+                   literal(note.get("replace_key"), c.replace_key.type), literal(note["type"], c.type.type),
+                   literal(note.get("category"), c.category.type))
             .where(self.db.among(users.c.user_id, user_ids)),
         ))
 

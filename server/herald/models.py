@@ -105,6 +105,9 @@ inbox_items = Table(
     Column("snoozed_until", BigInteger),
     Column("action", String(64)),
     Column("action_at", BigInteger),
+    # Copies of the notification's type and category, so counts and filters need no join (triage.py).
+    Column("type", String(100)),
+    Column("category", String(64)),
     PrimaryKeyConstraint("user_id", "id"),
     Index("ix_inbox_items_user_seq", "user_id", "seq", unique=True),
     Index("ix_inbox_items_user_read", "user_id", "read"),
@@ -113,7 +116,7 @@ inbox_items = Table(
     Index("ix_inbox_items_notification", "notification_id"),
     Index("ix_inbox_items_user_replace", "user_id", "replace_key"),
     # Counts and filtered lists read only a user's live (not archived) unread rows.
-    Index("ix_inbox_items_user_archived_read", "user_id", "archived", "read", "seen"),
+    Index("ix_inbox_items_user_triage", "user_id", "archived", "read", "snoozed_until", "seen", "type", "category"),
     Index("ix_inbox_items_snoozed_until", "snoozed_until"),
 )
 

@@ -58,9 +58,9 @@ def type_clause(patterns: Sequence[str]) -> Any:
         if pattern == "*":
             return true()
         if pattern.endswith("*"):
-            clauses.append(notifications.c.type.startswith(pattern[:-1], autoescape=True))
+            clauses.append(inbox_items.c.type.startswith(pattern[:-1], autoescape=True))
         else:
-            clauses.append(notifications.c.type == pattern)
+            clauses.append(inbox_items.c.type == pattern)
     return or_(*clauses) if clauses else true()
 
 
@@ -78,7 +78,7 @@ class ItemFilter:
         if self.types:
             found.append(type_clause(self.types))
         if self.categories:
-            found.append(notifications.c.category.in_(list(self.categories)))
+            found.append(inbox_items.c.category.in_(list(self.categories)))
         if self.archived is not None:
             found.append(inbox_items.c.archived.is_(self.archived))
         if self.read is not None:
@@ -141,8 +141,7 @@ class Triage:
             where.append(inbox_items.c.id.in_(ids))
         matching = select(inbox_items.c.id, inbox_items.c.notification_id).where(*where)
         if within is not None:
-            matching = matching.join(notifications, inbox_items.c.notification_id == notifications.c.id).where(
-                *within.clauses(now))
+            matching = matching.where(*within.clauses(now))
         differs = or_(*(_differs(name, value) for name, value in values.items() if name != "action_at"))
         async with self.db.write() as conn:
             # The user's row first, as every publish locks it before touching items (no deadlock, inbox.py).
@@ -171,8 +170,9 @@ class Triage:
     async def counts(self, user_id: str, tabs: Sequence[Tab]) -> tuple[Count, list[Count]]:
         """Unread and unseen counts in the list, in total and per tab, in one pass over the unread rows.
 
-        Unseen implies unread (reading an item marks it seen), so the scan reads only unread items:
-        the ``(user_id, archived, read, seen)`` index finds them; each joins its notification for its type.
+        Unseen implies unread (reading an item marks it seen), so the scan reads only unread items, from
+        the ``ix_inbox_items_user_triage`` index alone (type and category are copied onto the item). An
+        expired item still counts until the expiry sweep removes it, within a second.
         """
         now = now_ms()
         unseen = inbox_items.c.seen.is_(False)
@@ -180,10 +180,7 @@ class Triage:
         for tab in tabs:
             match = and_(true(), *tab.filter.clauses(now))
             columns += [func.sum(case((match, 1), else_=0)), func.sum(case((and_(match, unseen), 1), else_=0))]
-        query = (select(*columns).select_from(
-            inbox_items.join(notifications, inbox_items.c.notification_id == notifications.c.id))
-            .where(inbox_items.c.user_id == user_id, *UNREAD,
-                   or_(notifications.c.expires_at.is_(None), notifications.c.expires_at > now)))
+        query = select(*columns).select_from(inbox_items).where(inbox_items.c.user_id == user_id, *UNREAD)
         async with self.db.read() as conn:
             row = [int(v or 0) for v in (await conn.execute(query)).one()]
         total = Count("", row[0], row[1])
@@ -193,10 +190,9 @@ class Triage:
         """The categories of the user's items in the list: the bell's tabs when the page gives none."""
         async with self.db.read() as conn:
             return sorted(c for c in (await conn.execute(
-                select(notifications.c.category).distinct().select_from(
-                    inbox_items.join(notifications, inbox_items.c.notification_id == notifications.c.id))
+                select(inbox_items.c.category).distinct()
                 .where(inbox_items.c.user_id == user_id, inbox_items.c.archived.is_(False),
-                       notifications.c.category.is_not(None)))).scalars() if c)
+                       inbox_items.c.category.is_not(None)))).scalars() if c)
 
     async def wake_once(self) -> int:
         """Bring back every item whose snooze is over, as news on every live connection; returns how many."""

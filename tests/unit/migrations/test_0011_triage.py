@@ -13,15 +13,15 @@ def test_items_survive_0011_up_and_down_untriaged(url: str) -> None:  # noqa: F8
     migrate(url, "0008")
     run(url, *ITEM)
     migrate(url, "0011")
-    rows, tables = run(url, "SELECT i.id, i.seen, i.archived, i.snoozed_until, i.action, n.category, n.actions "
+    rows, tables = run(url, "SELECT i.id, i.seen, i.archived, i.snoozed_until, i.action, n.category, n.actions, i.type "
                             "FROM inbox_items i JOIN notifications n ON n.id = i.notification_id")
     assert [tuple(bool(v) if k in (1, 2) else v for k, v in enumerate(row)) for row in rows] == [
-        ("n1", False, False, None, None, None, None)]
+        ("n1", False, False, None, None, None, None, "t")], "existing items take their notification's type"
     assert tables["inbox_items"] == {c.name for c in inbox_items.columns}
     assert tables["notifications"] == {c.name for c in notifications.columns}
     command.downgrade(alembic_config(url), "0008")
     rows, tables = run(url, "SELECT id FROM inbox_items")
     assert rows == [("n1",)]
-    assert not {"seen", "archived", "snoozed_until", "action", "action_at"} & tables["inbox_items"]
+    assert not {"seen", "archived", "snoozed_until", "action", "action_at", "type", "category"} & tables["inbox_items"]
     assert not {"category", "actions"} & tables["notifications"]
     migrate(url, "0011")
