@@ -5,7 +5,7 @@ import gzip
 from pathlib import Path
 
 LIBRARY = Path(__file__).resolve().parents[2] / "web" / "herald"
-BUDGET_BYTES = 15_500
+BUDGET_BYTES = 25_000
 
 
 def test_client_library_gzips_under_its_budget() -> None:

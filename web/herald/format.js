@@ -5,7 +5,8 @@
  * @typedef {{ id: string, type: string, title: string, body: string, priority: Priority, timestamp: number,
  *   read: boolean, groupKey: string | null, url: string | null, data: Record<string, unknown> | null,
  *   groupCount: number, actors: string[] | null, quiet?: boolean, silent?: boolean,
- *   replaceKey?: string }} Notification
+ *   replaceKey?: string, category?: string, seen?: boolean, archived?: boolean, snoozedUntil?: number,
+ *   action?: string, actions?: { id: string, label: string, url?: string, style?: string }[] }} Notification
  */
 
 /** Lower shows first, as on the server. */

@@ -51,7 +51,7 @@ export class HistoryList {
   /** @param {Item} item */
   #row(item) {
     const expanded = this.expanded.has(item.id);
-    const key = `${item.groupCount}|${item.timestamp}|${item.read}|${expanded}|${ago(item.timestamp)}`;
+    const key = `${item.groupCount}|${item.timestamp}|${item.read}|${expanded}|${ago(item.timestamp)}|${item.archived}|${item.action}`;
     let row = this.#rows.get(item.id);
     if (row?.dataset.key === key) return row;
     row ??= document.createElement('li');
@@ -75,7 +75,22 @@ export class HistoryList {
       actions.append(button('expand', expanded ? 'Hide' : 'Details', `${word} who: ${text}`, { 'aria-expanded': String(expanded) }));
       if (expanded) children.push(el('p', 'members', groupMembers(item)));
     }
-    if (!item.read) actions.append(button('read', 'Mark read', `Mark read: ${text}`));
+    actions.append(item.read ? button('mu', 'Mark unread', `Mark unread: ${text}`) : button('read', 'Mark read', `Mark read: ${text}`),
+      button('arc', item.archived ? 'Unarchive' : 'Archive', `${item.archived ? 'Unarchive' : 'Archive'}: ${text}`));
+    if (!item.archived) {
+      const snooze = el('select', 'snooze', '');
+      snooze.setAttribute('aria-label', `Snooze: ${text}`);
+      snooze.append(...[['', 'Snooze…'], ['h', '1 hour'], ['d', 'Tomorrow'], ['w', 'Next week']].map(([v, t]) => new Option(t, v)));
+      actions.append(snooze);
+    }
+    if (item.actions?.length) {
+      const acts = el('div', 'acts', '');
+      for (const a of item.actions) {
+        const b = button(`act ${a.style ?? ''}`, a.label, `${a.label}: ${text}`, { 'data-act': a.id, 'aria-pressed': String(item.action === a.id) });
+        acts.append(b);
+      }
+      children.push(acts);
+    }
     row.replaceChildren(...children);
     return row;
   }

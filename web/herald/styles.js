@@ -39,7 +39,12 @@ button, select{font:inherit;color:inherit;}
 .body{display:block;margin:.1rem 0 0;color:var(--muted);overflow-wrap:anywhere;}
 time{display:block;font-size:12px;color:var(--muted);}
 .actions{display:flex;flex-direction:column;gap:.25rem;align-items:flex-end;}
-.members{grid-column:1 / -1;margin:0;color:var(--muted);}
+.members, .acts{grid-column:1 / -1;margin:0;color:var(--muted);}
+.tabs{display:flex;flex-wrap:wrap;gap:.25rem;padding:0 .75rem .5rem;}
+.tabs button, .acts button, .snooze{border:1px solid var(--line);border-radius:1rem;background:var(--bg);padding:.1rem .6rem;cursor:pointer;}
+.tabs [aria-pressed=true], .acts .primary{background:var(--accent);border-color:var(--accent);color:#fff;}
+.acts{display:flex;gap:.4rem;}
+.acts [aria-pressed=true]::before{content:'✓ ';}
 .empty{margin:0;padding:1rem .75rem;color:var(--muted);}
 .toasts{position:fixed;right:1rem;bottom:1rem;z-index:1001;display:flex;flex-direction:column;gap:.5rem;
   width:min(22rem, calc(100vw - 2rem));}
