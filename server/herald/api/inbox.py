@@ -43,6 +43,15 @@ class AckBody(msgspec.Struct, forbid_unknown_fields=True):
     ids: AckIds
 
 
+def _values(request: Request, name: str, given: str | None) -> list[str] | None:
+    if given is None:
+        return None
+    found = [value for repeat in request.query_params.getall(name) for value in repeat.split(",") if value]
+    if len(found) > MAX_PATTERNS:
+        raise invalid_request(f"At most {MAX_PATTERNS} values of {name!r}.")
+    return found
+
+
 class InboxController(Controller):
     path = "/api/notifications"
     dependencies = subscriber_dependency
@@ -94,9 +103,10 @@ class InboxController(Controller):
         since: Annotated[str | None, Parameter(max_length=32)] = None,
         before: Annotated[str | None, Parameter(max_length=32)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        types: Annotated[list[str] | None, Parameter(query="type", max_items=MAX_PATTERNS, description=(
-            "Type patterns, any of them: exact, or a prefix ending in * (order.*)"))] = None,
-        category: Annotated[list[str] | None, Parameter(max_items=MAX_PATTERNS)] = None,
+        types: Annotated[str | None, Parameter(query="type", max_length=1200, description=(
+            "Type patterns, any of them: exact, or a prefix ending in * (order.*); comma-separated or repeated"))] = None,
+        category: Annotated[str | None, Parameter(max_length=800, description=(
+            "Categories, any of them: comma-separated or repeated"))] = None,
         archived: bool = False,
         read: bool | None = None,
     ) -> InboxPage:
@@ -112,7 +122,9 @@ class InboxController(Controller):
         newest = await s.inbox.last_seq(user_id)
         if (since_seq or 0) > newest or (before_seq or 0) > newest + 1:
             raise invalid_cursor("The cursor is ahead of this inbox: it was not issued for this user.")
-        where = item_filter(types, category, archived, read).clauses(now_ms()) if since_seq is None else ()
+        # Declared as one string (a query schema cannot say "repeated" well); every repeat counts.
+        where = () if since_seq is not None else item_filter(
+            _values(request, "type", types), _values(request, "category", category), archived, read).clauses(now_ms())
         page = await s.inbox.page(user_id, since=since_seq, before=before_seq, limit=limit, where=where)
         if page.seqs:
             cursor = max(page.seqs)

@@ -83,7 +83,7 @@ class TriageController(Controller):
 
     @get("/counts")
     async def counts(self, request: Request, user_id: str,
-                     tabs: Annotated[str | None, Parameter(max_length=8000, description=(
+                     tabs: Annotated[str | None, Parameter(max_length=2000, description=(
                          'Tabs as JSON: [{"label": "Orders", "types": ["order.*"]}, {"label": "Team",'
                          ' "categories": ["team"]}]'))] = None) -> Counts:
         """Unread and unseen counts, in total and per tab: cheap enough to ask on every change."""
