@@ -150,7 +150,9 @@ class Inbox:
                 .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"))
                 .values(seq=bindparam("s"), notification_id=note["id"], group_count=bindparam("n"),
                         actors=bindparam("a"), updated_at=note["created_at"], type=note["type"],
-                        category=note.get("category"), delivered_at=None),  # a new version: it has reached nobody yet
+                        category=note.get("category"), delivered_at=None,
+                        # A new member is news: back in the list, not seen yet.
+                        seen=False, archived=False, snoozed_until=None),  # a new version: it has reached nobody yet
                 [{"u": user, "item": item_id, "s": seqs[user], "n": count, "a": actors}
                  for user, (item_id, count, actors) in grouped.items()])
         for user, (item_id, count, actors) in grouped.items():

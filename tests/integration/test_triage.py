@@ -169,3 +169,13 @@ def test_bad_triage_input_is_a_clear_4xx_and_others_items_are_unreachable(server
                             json={"to": {"users": [user_id]}, "type": "t", "title": "x", "actions": actions})
         assert answer.status_code in (400, 422), answer.text
         assert "error" in answer.json()
+
+
+def test_a_new_member_brings_an_archived_group_back(server: HeraldServer, user_id: str) -> None:
+    headers = _headers(server, user_id)
+    item = server.publish(to={"users": [user_id]}, type="like", title="likes", groupKey="post:1", actor="ann")["id"]
+    httpx.post(f"{server.url}/api/notifications/{item}/archive", headers=headers)
+    assert _titles(server, user_id) == []
+    server.publish(to={"users": [user_id]}, type="like", title="likes", groupKey="post:1", actor="bob")
+    (listed,) = httpx.get(f"{server.url}/api/notifications", headers=headers).json()["items"]
+    assert listed["id"] == item and listed["groupCount"] == 2 and "archived" not in listed
