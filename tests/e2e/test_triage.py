@@ -151,3 +151,15 @@ def test_keyboard_only_triage(new_context: Callable[..., BrowserContext], web_se
     keys.press("s")
     expect(center.items).to_have_count(0)
     center.expect_unread(0)
+
+
+def test_scrolling_to_the_end_loads_older_pages(context: BrowserContext, web_server: HeraldServer, user_id: str) -> None:
+    for n in range(45):
+        web_server.publish(to={"users": [user_id]}, type="t", title=f"Item {n:02d}")
+    center = sign_in(context, web_server, user_id)
+    center.open()
+    expect(center.items).to_have_count(20)
+    for count in (40, 45):
+        center.host.locator(".older").scroll_into_view_if_needed()
+        expect(center.items).to_have_count(count)
+    expect(center.items.last).to_contain_text("Item 00")
