@@ -70,6 +70,20 @@ def test_archive_unread_and_an_action_sync_to_the_other_browser_and_survive_a_re
     expect(first.item("Old news")).to_be_visible(timeout=SECOND_MS)
 
 
+def test_an_action_clicked_in_a_toast_is_recorded_and_reaches_the_other_browser(
+        new_context: Callable[..., BrowserContext], web_server: HeraldServer, user_id: str) -> None:
+    first = sign_in(new_context(), web_server, user_id)
+    second = sign_in(new_context(), web_server, user_id)
+    send(web_server, user_id, "Deploy to production?", actions=[{"id": "go", "label": "Deploy", "style": "primary"},
+                                                                {"id": "stop", "label": "Cancel"}])
+    first.toast("Deploy to production?").get_by_role("button", name="Deploy: Deploy to production?").click()
+    expect(first.toasts).to_have_count(0)
+    second.expect_unread(0, timeout=SECOND_MS)
+    second.open()
+    expect(second.item("Deploy to production?").get_by_role("button", name="Deploy: Deploy to production?")
+           ).to_have_attribute("aria-pressed", "true", timeout=SECOND_MS)
+
+
 def test_a_short_snooze_leaves_both_browsers_and_comes_back_live_with_a_toast(
         new_context: Callable[..., BrowserContext], web_server: HeraldServer, user_id: str) -> None:
     first = sign_in(new_context(), web_server, user_id)

@@ -76,6 +76,7 @@ export class HeraldBell extends HTMLElement {
       max: () => this.#number('max-toasts', 3),
       duration: (item) => this.#number('toast-duration', 6000) * (item.priority === 'high' ? 1.5 : 1),
       open: (item, event) => this.#open(item, event),
+      act: (item, action) => this.#act(item, action),
     });
     this.#wire();
   }

@@ -43,7 +43,7 @@ time{display:block;font-size:12px;color:var(--muted);}
 .tabs{display:flex;flex-wrap:wrap;gap:.25rem;padding:0 .75rem .5rem;}
 .tabs button, .acts button, .snooze{border:1px solid var(--line);border-radius:1rem;background:var(--bg);padding:.1rem .6rem;cursor:pointer;}
 .tabs [aria-pressed=true], .acts .primary{background:var(--accent);border-color:var(--accent);color:#fff;}
-.acts{display:flex;gap:.4rem;}
+.acts{display:flex;gap:.4rem;margin-top:.3rem;}
 .acts [aria-pressed=true]::before{content:'✓ ';}
 .empty{margin:0;padding:1rem .75rem;color:var(--muted);}
 .toasts{position:fixed;right:1rem;bottom:1rem;z-index:1001;display:flex;flex-direction:column;gap:.5rem;

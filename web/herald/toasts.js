@@ -3,7 +3,8 @@ import { RANK, groupTitle, safeUrl } from './format.js';
 import { button, el } from './list.js';
 
 /** @typedef {import('./format.js').Notification} Item */
-/** @typedef {{ max: () => number, duration: (item: Item) => number, open: (item: Item, event: Event) => void }} Options */
+/** @typedef {{ max: () => number, duration: (item: Item) => number, open: (item: Item, event: Event) => void,
+ *   act: (item: Item, action: string) => void }} Options */
 /** @typedef {{ item: Item, el: HTMLElement, timer: number }} Shown */
 
 const QUEUE_MAX = 20;
@@ -78,7 +79,9 @@ export class Toasts {
       const node = shown.el;
       node.onclick = (event) => {
         const target = /** @type {Element} */ (event.target);
-        if (target.closest('.dismiss')) this.dismiss(shown.item.id);
+        const act = /** @type {HTMLElement | null} */ (target.closest('.act'))?.dataset.act;
+        if (act) this.options.act(shown.item, act);
+        if (act || target.closest('.dismiss')) this.dismiss(shown.item.id);
         else if (target.closest('.open')) this.options.open(shown.item, event);
       };
       node.onkeydown = (event) => event.key === 'Escape' && this.dismiss(shown.item.id);
@@ -107,7 +110,9 @@ export class Toasts {
     const title = el(url ? 'a' : 'strong', url ? 'title open' : 'title', '');
     if (url) title.setAttribute('href', url);
     title.append(el('span', 'sr', SPOKEN[item.priority]), text, more && ` ${more}`);
-    node.replaceChildren(title, ...(item.body ? [el('p', 'body', item.body)] : []),
+    const acts = el('div', 'acts', '');
+    for (const a of item.actions ?? []) acts.append(button(`act ${a.style ?? ''}`, a.label, `${a.label}: ${text}`, { 'data-act': a.id }));
+    node.replaceChildren(title, ...(item.body ? [el('p', 'body', item.body)] : []), ...(item.actions ? [acts] : []),
       button('dismiss', '×', `Dismiss: ${text}`));
   }
 }
