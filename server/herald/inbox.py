@@ -376,7 +376,9 @@ class Inbox:
             return []
         seqs = await self._allocate(conn, sorted(items), now_ms())
         await conn.execute(
-            update(inbox_items).where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"))
+            # Still snoozed: a node that swept it first already woke it (its number here is then a gap).
+            update(inbox_items).where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"),
+                                      inbox_items.c.snoozed_until.is_not(None))
             .values(seq=bindparam("s"), snoozed_until=None, read=False, seen=False, delivered_at=None,
                     updated_at=bindparam("now")),
             [{"u": user, "item": item, "s": seqs[user], "now": now_ms()} for user, item in items.items()])
