@@ -177,3 +177,20 @@ def test_scrolling_to_the_end_loads_older_pages(context: BrowserContext, web_ser
         center.host.locator(".older").scroll_into_view_if_needed()
         expect(center.items).to_have_count(count)
     expect(center.items.last).to_contain_text("Item 00")
+
+
+def test_relative_times_move_on_while_the_list_is_open(context: BrowserContext, web_server: HeraldServer,
+                                                       user_id: str) -> None:
+    assert context.request.post(web_server.url + "/api/demo/login", data={"userId": user_id}).ok
+    page = context.new_page()
+    page.clock.install()  # the page's timers and Date follow this clock from the start
+    page.goto(web_server.url + "/")
+    center = Center(page)
+    center.expect_status("connected")
+    send(web_server, user_id, "Ticking")
+    center.open()
+    expect(center.item("Ticking").locator("time")).to_have_text("now")
+    # No stream from here on: nothing but the list's own timer may re-render it.
+    page.evaluate("document.querySelector('herald-bell').client.stop()")
+    page.clock.fast_forward("03:10")
+    expect(center.item("Ticking").locator("time")).to_have_text("3 minutes ago")
