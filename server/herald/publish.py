@@ -248,6 +248,18 @@ class Publisher:
         if writes:
             await self._announce([_event(write) for write in writes])
 
+    async def close_on_devices(self, user_id: str, item_ids: list[str]) -> None:
+        """Items read, archived or snoozed by triage (triage.py): the devices that were pushed them close them.
+
+        The change committed already: like ``_announce``, never raises.
+        """
+        if self.push is None or not item_ids:
+            return
+        try:
+            await self.push.sync_read(user_id, item_ids, everything=False)
+        except Exception:  # noqa: BLE001 - the change committed; only the phones' clean-up is lost
+            log.exception("queueing device sync failed for %s", user_id)
+
     async def _announce(self, events: list[BusEvent]) -> None:
         """Offer committed changes to the bus. Never raises: what committed stands, whatever the bus does.
 

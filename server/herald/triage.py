@@ -164,6 +164,8 @@ class Triage:
                 (write,) = await self.inbox.record_changes(conn, "triage", {user_id: encoder.encode(body)})
         if write is not None:
             await self.publisher.announce([write])
+            if values.get("read") is True or values.get("archived") is True or values.get("snoozed_until"):
+                await self.publisher.close_on_devices(user_id, changed)  # out of sight here: out of sight there
             self._emit(user_id, changed, values, now)
         return unread
 
