@@ -359,7 +359,8 @@ class Inbox:
                 select(inbox_items.c.id).where(*where, inbox_items.c.read.is_(False))
             )]
             if changed:
-                await conn.execute(update(inbox_items).where(*where, inbox_items.c.read.is_(False)).values(read=True, seen=True))
+                await conn.execute(update(inbox_items).where(*where, inbox_items.c.read.is_(False))
+                                   .values(read=True, seen=True))  # reading an item is seeing it
             unread = await self._unread(conn, user_id)
             write = None
             if changed or item_ids is None:

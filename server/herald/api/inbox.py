@@ -104,7 +104,8 @@ class InboxController(Controller):
         before: Annotated[str | None, Parameter(max_length=32)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         types: Annotated[str | None, Parameter(query="type", max_length=1200, description=(
-            "Type patterns, any of them: exact, or a prefix ending in * (order.*); comma-separated or repeated"))] = None,
+            "Type patterns, any of them: exact, or a prefix ending in * (order.*); comma-separated or repeated"
+        ))] = None,
         category: Annotated[str | None, Parameter(max_length=800, description=(
             "Categories, any of them: comma-separated or repeated"))] = None,
         archived: bool = False,
