@@ -238,9 +238,12 @@ class Triage:
             inbox_items.c.user_id == user_id, *UNREAD))).scalar() or 0
 
     def _emit(self, user_id: str, changed: list[str], values: dict[str, Any], now: int) -> None:
-        """The producer's backend hears of actions and archives (webhooks), after the commit."""
+        """The producer's backend hears of reads, actions and archives (webhooks), after the commit."""
         if self.webhooks is None:
             return
+        if values.get("read") is True and self.webhooks.wants("read"):  # as a read through publish_read says it
+            for item_id in changed:
+                self.webhooks.emit("read", {"readAt": now}, user_id=user_id, item_id=item_id)
         if values.get("archived") is True and self.webhooks.wants("archived"):
             for item_id in changed:
                 self.webhooks.emit("archived", {"archivedAt": now}, user_id=user_id, item_id=item_id)

@@ -117,6 +117,18 @@ def test_read_all_reports_each_item_read(herald: HeraldServer, receiver: Webhook
     assert {r.event["data"]["itemId"] for r in receiver.events(user_id, "read")} == ids
 
 
+def test_a_bulk_read_within_a_filter_reports_each_item_read(herald: HeraldServer, receiver: WebhookReceiver,
+                                                            user_id: str) -> None:
+    orders = {herald.publish(to={"users": [user_id]}, title=f"order {n}", type="order.status")["id"] for n in range(2)}
+    herald.publish(to={"users": [user_id]}, title="a chat", type="chat")
+    answer = httpx.post(herald.url + "/api/notifications/triage", headers=user_headers(herald, user_id),
+                        json={"all": True, "within": {"type": ["order.*"]}, "set": {"read": True}})
+    assert answer.json() == {"unreadCount": 1}
+    assert eventually(lambda: len(receiver.events(user_id, "read")) >= 2)
+    time.sleep(0.3)
+    assert {r.event["data"]["itemId"] for r in receiver.events(user_id, "read")} == orders
+
+
 def test_an_action_and_an_archive_reach_the_backend(herald: HeraldServer, admin: AdminClient, user_id: str) -> None:
     receiver = WebhookReceiver().start()
     endpoint_id = add_endpoint(admin, receiver, ["action", "archived"])
