@@ -10,7 +10,9 @@
  * - push {kind: "retract", ids}: those items were retracted or expired; close their
  *   notifications (a tab that is open hears it on its stream and tells the worker).
  * - notificationclick: focus the tab already showing the item's url (or any tab
- *   when it has none), else open the url; then mark the item read.
+ *   when it has none), else open the url; then mark the item read. A click on one of
+ *   the item's `actions` buttons records that action instead (which marks it read too)
+ *   and opens the action's url, if it has one.
  * - message {type: "herald:read", ids | all}: items were read elsewhere; close
  *   their system notifications (web/push.js `notifyRead`).
  *
@@ -23,7 +25,8 @@ const DEFAULT_TITLE = 'Herald';
 /**
  * @typedef {{id: string, title: string, body: string, priority: string, timestamp: number,
  *   groupKey: string | null, url: string | null, groupCount?: number, replaceKey?: string, silent?: boolean,
- *   avatarUrl?: string, imageUrl?: string}} Item
+ *   avatarUrl?: string, imageUrl?: string,
+ *   actions?: {id: string, label: string, url?: string}[]}} Item
  * @typedef {{kind: 'notification', icon: string | null, notification: Item}} PushMessage
  */
 
@@ -42,7 +45,7 @@ sw.addEventListener('push', (event) => {
 
 sw.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  event.waitUntil(onNotificationClick(event.notification));
+  event.waitUntil(onNotificationClick(event.notification, event.action));
 });
 
 sw.addEventListener('message', (event) => {
@@ -136,20 +139,35 @@ function optionsFor(item, icon) {
     requireInteraction: item.priority === 'urgent',
     silent: item.priority === 'low',
     timestamp: item.timestamp,
-    data: { id: item.id, url: item.url },
+    data: item.actions ? { id: item.id, url: item.url, actions: item.actions } : { id: item.id, url: item.url },
+    actions: buttons(item.actions),
   };
 }
 
-/** @param {Notification} notification */
-async function onNotificationClick(notification) {
-  const { id, url } = notification.data || {};
+/** The item's actions as system notification buttons (the platform shows up to its maximum).
+ * @param {Item['actions']} actions */
+function buttons(actions) {
+  return (actions || []).map((a) => ({ action: a.id, title: a.label }));
+}
+
+/** @param {Notification} notification @param {string} [action]  the button clicked, if one was */
+async function onNotificationClick(notification, action) {
+  const { id, actions } = notification.data || {};
+  const chosen = action ? (actions || []).find((/** @type {{id: string}} */ a) => a.id === action) : null;
+  const url = chosen ? chosen.url : (notification.data || {}).url;
   const target = new URL(url || '/', sw.registration.scope).href;
   const open = await windows();
   // With a url, only a tab already showing it will do; without one, any tab of the app.
   const match = url ? open.find((client) => client.url === target) : open.find((c) => c.focused) || open[0];
   // Window interaction is allowed only briefly after the click: open or focus first, then the network.
   const shown = match ? match.focus() : sw.clients.openWindow(target);
-  await Promise.allSettled([shown, id ? markRead(id) : Promise.resolve()]);
+  await Promise.allSettled([shown, !id ? Promise.resolve() : chosen ? act(id, chosen.id) : markRead(id)]);
+}
+
+/** @param {string} id @param {string} action */
+async function act(id, action) {
+  await fetch(api(`api/notifications/${encodeURIComponent(id)}/actions/${encodeURIComponent(action)}`),
+    { method: 'POST', credentials: 'include' });
 }
 
 /** @param {string} id */

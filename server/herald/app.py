@@ -22,6 +22,7 @@ from herald.api.push import PushController
 from herald.api.pyodide import python_demo_page
 from herald.api.scheduled import ScheduledController
 from herald.api.session import SessionController
+from herald.api.triage import TriageController
 from herald.api.static import demo_page, service_worker, static_files
 from herald.api.websocket import notifications_ws
 from herald.delivery.sse import RAW_SEND
@@ -44,8 +45,8 @@ def create_app(settings: Settings) -> Litestar:
     async def on_shutdown(_: Litestar) -> None:
         await services.stop()
 
-    handlers: list = [ProducerController, InboxController, notifications_ws, SessionController, PushController,
-                      DevicesController, ScheduledController, PreferencesController, report_presence,
+    handlers: list = [ProducerController, InboxController, TriageController, notifications_ws, SessionController,
+                      PushController, DevicesController, ScheduledController, PreferencesController, report_presence,
                       healthz, readyz, metrics,
                       service_worker, admin_router(settings), *static_files()]
     if not settings.is_production:

@@ -100,6 +100,12 @@ _ITEM_COLUMNS = (
     notifications.c.silent,
     notifications.c.avatar_url,
     notifications.c.image_url,
+    notifications.c.category,
+    notifications.c.actions,
+    inbox_items.c.seen,
+    inbox_items.c.archived,
+    inbox_items.c.snoozed_until,
+    inbox_items.c.action,
 )
 
 
@@ -114,6 +120,9 @@ def _item(row: Row[Any]) -> Notification:
         replace_key=row.replace_key if row.replace_key is not None else msgspec.UNSET,
         silent=True if row.silent else msgspec.UNSET,
         avatar_url=row.avatar_url or msgspec.UNSET, image_url=row.image_url or msgspec.UNSET,
+        category=row.category or msgspec.UNSET, actions=row.actions or msgspec.UNSET,
+        seen=True if row.seen else msgspec.UNSET, archived=True if row.archived else msgspec.UNSET,
+        snoozed_until=row.snoozed_until or msgspec.UNSET, action=row.action or msgspec.UNSET,
     )
 
 
@@ -143,8 +152,10 @@ class Inbox:
                 update(inbox_items)
                 .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"))
                 .values(seq=bindparam("s"), notification_id=note["id"], group_count=bindparam("n"),
-                        actors=bindparam("a"), updated_at=note["created_at"],
-                        delivered_at=None),  # a new version: it has reached nobody yet
+                        actors=bindparam("a"), updated_at=note["created_at"], type=note["type"],
+                        category=note.get("category"), delivered_at=None,
+                        # A new member is news: back in the list, not seen yet.
+                        seen=False, archived=False, snoozed_until=None),  # a new version: it has reached nobody yet
                 [{"u": user, "item": item_id, "s": seqs[user], "n": count, "a": actors}
                  for user, (item_id, count, actors) in grouped.items()])
         for user, (item_id, count, actors) in grouped.items():
@@ -158,25 +169,35 @@ class Inbox:
         Unread again, as a new version is news; a silent update keeps the read state it had.
         """
         found = {row.user_id: row for row in (await conn.execute(
-            select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.read)
+            select(inbox_items.c.user_id, inbox_items.c.id, inbox_items.c.read, inbox_items.c.seen,
+                   inbox_items.c.archived, inbox_items.c.snoozed_until, inbox_items.c.action)
             .where(self.db.among(inbox_items.c.user_id, list(seqs)), inbox_items.c.replace_key == note["replace_key"])
         )).all()}  # one item per user and key: each replace finds the one the first publish made
         if not found:
             return []
         actors = [note["actor"]] if note["actor"] else None
-        keep_read = {user: bool(row.read) and bool(note.get("silent")) for user, row in found.items()}
+        silent = bool(note.get("silent"))
+        keep_read = {user: bool(row.read) and silent for user, row in found.items()}
+        # A new version is news: its triage starts over (not seen, in the list, no action); a silent one keeps it.
+        untriaged = {} if silent else {"seen": False, "archived": False, "snoozed_until": None, "action": None,
+                                       "action_at": None}
         await conn.execute(
             update(inbox_items)
             .where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"))
             .values(seq=bindparam("s"), notification_id=note["id"], group_key=None, group_count=1,
-                    actors=bindparam("a"), read=bindparam("r"), updated_at=note["created_at"],
-                    delivered_at=None),  # a new version: it has reached nobody yet
+                    actors=bindparam("a"), read=bindparam("r"), updated_at=note["created_at"], type=note["type"],
+                    category=note.get("category"), delivered_at=None, **untriaged),  # a new version: it has reached nobody yet
             [{"u": user, "item": row.id, "s": seqs[user], "a": actors, "r": keep_read[user]}
              for user, row in found.items()])
         writes = []
         for user, row in found.items():
             wire = self._wire(note, row.id, 1, actors)
             wire.read = keep_read[user]
+            if silent:
+                wire.seen = True if row.seen else msgspec.UNSET
+                wire.archived = True if row.archived else msgspec.UNSET
+                wire.snoozed_until = row.snoozed_until or msgspec.UNSET
+                wire.action = row.action or msgspec.UNSET
             writes.append(InboxWrite(user, seqs[user], rank, encoder.encode(wire)))
         return writes
 
@@ -241,10 +262,11 @@ class Inbox:
         actors = [note["actor"]] if note["actor"] else None
         await conn.execute(inbox_items.insert().from_select(
             ["user_id", "id", "seq", "notification_id", "group_key", "group_count", "actors", "read",
-             "created_at", "updated_at", "replace_key"],
+             "created_at", "updated_at", "replace_key", "type", "category"],
             select(users.c.user_id, nid, users.c.last_seq, nid, literal(note["group_key"], c.group_key.type),
                    literal(1, c.group_count.type), literal(actors, c.actors.type), false(), created, created,
-                   literal(note.get("replace_key"), c.replace_key.type))
+                   literal(note.get("replace_key"), c.replace_key.type), literal(note["type"], c.type.type),
+                   literal(note.get("category"), c.category.type))
             .where(self.db.among(users.c.user_id, user_ids)),
         ))
 
@@ -256,6 +278,7 @@ class Inbox:
             data=note["data"], group_count=count, actors=actors,
             replace_key=note.get("replace_key") or msgspec.UNSET, silent=True if note.get("silent") else msgspec.UNSET,
             avatar_url=note.get("avatar_url") or msgspec.UNSET, image_url=note.get("image_url") or msgspec.UNSET,
+            category=note.get("category") or msgspec.UNSET, actions=note.get("actions") or msgspec.UNSET,
         )
 
     async def stream_start(self, user_id: str) -> StreamStart:
@@ -264,7 +287,7 @@ class Inbox:
     async def stream_starts(self, user_ids: list[str]) -> dict[str, StreamStart]:
         """Where each user's stream starts (head, retention floor, unread), in one query for many users."""
         unread = (select(func.count()).select_from(inbox_items)
-                  .where(inbox_items.c.user_id == users.c.user_id, inbox_items.c.read.is_(False)).scalar_subquery())
+                  .where(inbox_items.c.user_id == users.c.user_id, *UNREAD).scalar_subquery())
         async with self.db.read() as conn:
             rows = await conn.execute(
                 select(users.c.user_id, users.c.last_seq, users.c.pruned_seq, unread.label("unread"))
@@ -299,7 +322,9 @@ class Inbox:
         found.sort()
         return found[:limit]
 
-    async def page(self, user_id: str, *, since: int | None, before: int | None, limit: int) -> Page:
+    async def page(self, user_id: str, *, since: int | None, before: int | None, limit: int,
+                   where: Sequence[Any] = ()) -> Page:
+        """A page of the list; ``where`` narrows a newest/``before`` page (triage.py's filters), never a replay."""
         if since is not None:
             async with self.db.read() as conn:
                 rows = await self._after(conn, user_id, since, limit, None)
@@ -307,7 +332,7 @@ class Inbox:
             items = [row for row in rows if row[2] == "notification"]
             return Page([_decode_item(payload) for *_, payload in items], [row[0] for row in rows], unread,
                         [Change(seq, kind, payload) for seq, _, kind, payload in rows if kind != "notification"])
-        query = self._join().where(inbox_items.c.user_id == user_id)
+        query = self._join().where(inbox_items.c.user_id == user_id, *where)
         if before is not None:
             query = query.where(inbox_items.c.seq < before)
         query = query.order_by(inbox_items.c.seq.desc())
@@ -338,13 +363,42 @@ class Inbox:
                 select(inbox_items.c.id).where(*where, inbox_items.c.read.is_(False))
             )]
             if changed:
-                await conn.execute(update(inbox_items).where(*where, inbox_items.c.read.is_(False)).values(read=True))
+                await conn.execute(update(inbox_items).where(*where, inbox_items.c.read.is_(False))
+                                   .values(read=True, seen=True))  # reading an item is seeing it
             unread = await self._unread(conn, user_id)
             write = None
             if changed or item_ids is None:
                 body = {"all": True, "unreadCount": unread} if item_ids is None else {"ids": changed, "unreadCount": unread}
                 (write,) = await self.record_changes(conn, "read", {user_id: encoder.encode(body)})
         return write, unread
+
+    async def resurface(self, conn: AsyncConnection, items: dict[str, str]) -> list[InboxWrite]:
+        """Bring back one snoozed item per user (user -> item id) as news: a new sequence number, unread, unseen.
+
+        Its live connections get it as a fresh ``notification`` event, as a new item, so it toasts again.
+        """
+        if not items:
+            return []
+        seqs = await self._allocate(conn, sorted(items), now_ms())
+        await conn.execute(
+            # Still snoozed: a node that swept it first already woke it (its number here is then a gap).
+            update(inbox_items).where(inbox_items.c.user_id == bindparam("u"), inbox_items.c.id == bindparam("item"),
+                                      inbox_items.c.snoozed_until.is_not(None))
+            .values(seq=bindparam("s"), snoozed_until=None, read=False, seen=False, delivered_at=None,
+                    updated_at=bindparam("now")),
+            [{"u": user, "item": item, "s": seqs[user], "now": now_ms()} for user, item in items.items()])
+        rows = (await conn.execute(self._join().where(
+            self.db.among(inbox_items.c.user_id, sorted(items)),
+            inbox_items.c.seq.in_(list(seqs.values()))))).all()
+        by_user = {}
+        for row in rows:
+            by_user[row.seq] = row
+        writes = []
+        for user, seq in seqs.items():
+            row = by_user.get(seq)
+            if row is not None:  # expired meanwhile: the expiry sweep tells the lists
+                writes.append(InboxWrite(user, seq, PRIORITY_RANK[row.priority], encoder.encode(_item(row))))
+        return writes
 
     async def unread_count(self, user_id: str) -> int:
         async with self.db.read() as conn:
@@ -392,5 +446,9 @@ class Inbox:
     async def _unread(conn: AsyncConnection, user_id: str) -> int:
         return (await conn.execute(
             select(func.count()).select_from(inbox_items)
-            .where(inbox_items.c.user_id == user_id, inbox_items.c.read.is_(False))
+            .where(inbox_items.c.user_id == user_id, *UNREAD)
         )).scalar() or 0
+
+
+UNREAD = (inbox_items.c.read.is_(False), inbox_items.c.archived.is_(False), inbox_items.c.snoozed_until.is_(None))
+"""What the badge counts: unread items in the list (an archived or snoozed item is out of it, triage.py)."""

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     UniqueConstraint,
 )
 
@@ -72,6 +73,9 @@ notifications = Table(
     # Issue 17: pictures shown with the item, checked like push endpoints on publish (wire.check_images).
     Column("avatar_url", String(2048)),
     Column("image_url", String(2048)),
+    # Issue 17: the producer's category (tabs, preferences) and up to 3 action buttons.
+    Column("category", String(64)),
+    Column("actions", JSON(none_as_null=True)),
 )
 
 # An item in one user's inbox. Its ``id`` is the id of the notification that
@@ -98,6 +102,15 @@ inbox_items = Table(
     Column("delivered_at", BigInteger),
     # The producer's replace key: a later publish with the same key updates this item in place.
     Column("replace_key", String(200)),
+    # Issue 17, triage (triage.py): seen in an open list, archived, snoozed until (ms), the action taken.
+    Column("seen", Boolean, nullable=False, default=False, server_default=false()),
+    Column("archived", Boolean, nullable=False, default=False, server_default=false()),
+    Column("snoozed_until", BigInteger),
+    Column("action", String(64)),
+    Column("action_at", BigInteger),
+    # Copies of the notification's type and category, so counts and filters need no join (triage.py).
+    Column("type", String(100)),
+    Column("category", String(64)),
     PrimaryKeyConstraint("user_id", "id"),
     Index("ix_inbox_items_user_seq", "user_id", "seq", unique=True),
     Index("ix_inbox_items_user_read", "user_id", "read"),
@@ -105,6 +118,9 @@ inbox_items = Table(
     Index("ix_inbox_items_updated_at", "updated_at"),
     Index("ix_inbox_items_notification", "notification_id"),
     Index("ix_inbox_items_user_replace", "user_id", "replace_key"),
+    # Counts and filtered lists read only a user's live (not archived) unread rows.
+    Index("ix_inbox_items_user_triage", "user_id", "archived", "read", "snoozed_until", "seen", "type", "category"),
+    Index("ix_inbox_items_snoozed_until", "snoozed_until"),
 )
 
 # Changes to a user's inbox other than a new or updated item (read state today),

@@ -250,9 +250,21 @@ class Publisher:
                 log.exception("queueing retract pushes failed for %d users", len(changes))
 
     async def announce(self, writes: list[InboxWrite]) -> None:
-        """Offer committed inbox writes to the bus as they are (an edit's updated items, correction.py); never raises."""
+        """Offer committed inbox writes (triage changes, items back from a snooze) to the bus; never raises."""
         if writes:
             await self._announce([_event(write) for write in writes])
+
+    async def close_on_devices(self, user_id: str, item_ids: list[str]) -> None:
+        """Items read, archived or snoozed by triage (triage.py): the devices that were pushed them close them.
+
+        The change committed already: like ``_announce``, never raises.
+        """
+        if self.push is None or not item_ids:
+            return
+        try:
+            await self.push.sync_read(user_id, item_ids, everything=False)
+        except Exception:  # noqa: BLE001 - the change committed; only the phones' clean-up is lost
+            log.exception("queueing device sync failed for %s", user_id)
 
     async def _announce(self, events: list[BusEvent]) -> None:
         """Offer committed changes to the bus. Never raises: what committed stands, whatever the bus does.
@@ -336,6 +348,8 @@ class Publisher:
             "data": request.data, "actor": request.actor, "producer": producer, "created_at": now,
             "replace_key": request.replace_key, "silent": request.silent or None, "expires_at": expiry_ms(request, now),
             "avatar_url": request.avatar_url, "image_url": request.image_url,
+            "category": request.category,
+            "actions": [msgspec.to_builtins(action) for action in request.actions] if request.actions else None,
         }
         async with self._transaction(within) as conn:
             if request.idempotency_key is not None:

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from herald.audience import Audience
 from herald.db import Database
 from herald.errors import not_found
-from herald.inbox import Inbox, InboxWrite
+from herald.inbox import UNREAD, Inbox, InboxWrite
 from herald.metrics import Metrics
 from herald.models import inbox_items, notifications, users
 from herald.publish import Publisher
@@ -135,7 +135,7 @@ class Retractions:
             per_user.setdefault(user_id, []).append(item_id)
         unread = dict((await conn.execute(
             select(inbox_items.c.user_id, func.count()).where(
-                self.db.among(inbox_items.c.user_id, sorted(per_user)), inbox_items.c.read.is_(False))
+                self.db.among(inbox_items.c.user_id, sorted(per_user)), *UNREAD)
             .group_by(inbox_items.c.user_id))).all())
         bodies = {user: encoder.encode({"ids": sorted(ids), "unreadCount": unread.get(user, 0), "reason": reason})
                   for user, ids in per_user.items()}

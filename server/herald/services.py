@@ -33,6 +33,7 @@ from herald.receipts import Receipts
 from herald.retention import Retention
 from herald.correction import Corrections
 from herald.retraction import Retractions
+from herald.triage import Triage
 from herald.schedule import Scheduler
 from herald.settings import Settings
 from herald.tasks import cancel
@@ -66,6 +67,7 @@ class Services:
     retractions: Retractions
     corrections: Corrections
     preferences: Preferences
+    triage: Triage
     consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -107,6 +109,8 @@ class Services:
             retractions=Retractions(db, inbox, audience, publisher, metrics,
                                     sweep_interval_seconds=settings.expiry_sweep_seconds),
             corrections=Corrections(db, inbox, publisher),
+            # Snoozed items come back on the expiry sweep's beat: both are "at this time, tell the lists".
+            triage=Triage(db, inbox, publisher, metrics, webhooks, sweep_interval_seconds=settings.expiry_sweep_seconds),
             retention=Retention(inbox, publisher, metrics, retention_seconds=settings.retention_seconds,
                                 interval_seconds=settings.prune_interval_seconds, push=push),
             gateway=Gateway(inbox, fanout, metrics, heartbeat_seconds=settings.heartbeat_seconds,
@@ -121,6 +125,7 @@ class Services:
         await self.gateway.start()
         self._tasks.append(asyncio.create_task(self.retention.run_forever(), name="herald-prune"))
         self._tasks.append(asyncio.create_task(self.retractions.run_forever(), name="herald-expire"))
+        self._tasks.append(asyncio.create_task(self.triage.run_forever(), name="herald-snooze"))
         self._tasks.append(asyncio.create_task(self.metrics.sync_forever(), name="herald-metrics"))
         self._tasks.append(asyncio.create_task(self.preferences.run_forever(), name="herald-quiet-digests"))
         self._tasks.append(asyncio.create_task(self._flush_key_use_forever(), name="herald-key-use"))

@@ -45,6 +45,19 @@ class Target(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A live channel: only with ``"persist": false``."""
 
 
+class Action(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A button on the item (center, toast, system notification); clicking records ``id`` on the item."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    url: Annotated[str, msgspec.Meta(max_length=2048, pattern=r"^(https?://|/)")] | None = None
+    style: Literal["primary", "secondary"] = "secondary"
+
+
+MAX_ACTIONS = 3
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
 class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     to: Target
     type: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -72,8 +85,10 @@ class PublishRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
     """Who or what the item is from, shown beside it: an https URL on a public host (``check_images``)."""
     image_url: Annotated[str, msgspec.Meta(max_length=MAX_IMAGE_URL)] | None = None
     """A picture shown with the item and its system notification: an https URL on a public host."""
-    category: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    """What preferences and tabs group by (docs/preferences.md); absent: the type's first dot-segment."""
+    category: Category | None = None
+    """The item's category: the bell's tabs and the counts can group by it."""
+    actions: Annotated[list[Action], msgspec.Meta(max_length=MAX_ACTIONS)] | None = None
+    """Up to 3 buttons, ids unique within the item (docs/triage.md)."""
 
 
 class PublishResponse(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -188,6 +203,10 @@ def check_lifecycle(request: PublishRequest) -> None:
                                 or request.ttl_seconds is not None or request.silent):
         raise invalid_request('"replaceKey", "silent", "expiresAt" and "ttlSeconds" need the inbox: '
                               'a live event has none of them.')
+    if request.actions and len({action.id for action in request.actions}) != len(request.actions):
+        raise invalid_request('Each of "actions" needs its own "id".')
+    if not request.persist and (request.actions or request.category):
+        raise invalid_request('"actions" and "category" need the inbox: a live event has none.')
     if request.expires_at is not None and request.ttl_seconds is not None:
         raise invalid_request('Give "expiresAt" or "ttlSeconds", not both.')
     if request.expires_at is not None:
@@ -238,6 +257,14 @@ class Notification(msgspec.Struct, rename="camel"):
     silent: bool | msgspec.UnsetType = msgspec.UNSET
     avatar_url: str | msgspec.UnsetType = msgspec.UNSET
     image_url: str | msgspec.UnsetType = msgspec.UNSET
+    # Triage (triage.py), absent when unset: a plain item looks as it always did.
+    category: str | msgspec.UnsetType = msgspec.UNSET
+    actions: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
+    seen: bool | msgspec.UnsetType = msgspec.UNSET
+    archived: bool | msgspec.UnsetType = msgspec.UNSET
+    snoozed_until: int | msgspec.UnsetType = msgspec.UNSET
+    action: str | msgspec.UnsetType = msgspec.UNSET
+    """The id of the action the user took on it."""
 
 
 encoder = msgspec.json.Encoder()

@@ -78,6 +78,27 @@ def test_the_page_s_custom_properties_win_over_the_dark_defaults(context: Browse
     expect(center.panel).to_have_css("background-color", "rgb(0, 0, 80)")
 
 
+def test_triage_views_have_no_serious_or_critical_violations(context: BrowserContext, web_server: HeraldServer,
+                                                            user_id: str) -> None:
+    """Tabs with counts, action buttons, the item menu, the archive view and its empty state."""
+    center = sign_in(context, web_server, user_id)
+    send(web_server, user_id, "Approve the refund?", type="order.refund", category="orders",
+         actions=[{"id": "ok", "label": "Approve", "style": "primary"}, {"id": "no", "label": "Reject"}])
+    send(web_server, user_id, "Filed away", type="chat", category="team")
+    center.expect_unread(2)
+    center.open()
+    expect(center.host.locator(".tabs button", has_text="orders")).to_be_visible()
+    assert serious_violations(center, web_server) == []
+    center.host.locator(".tabs button", has_text="Archive").click()
+    expect(center.host.locator(".empty")).to_have_text("Nothing archived.")
+    assert serious_violations(center, web_server) == []
+    center.host.locator(".tabs button", has_text="All").click()
+    center.item("Filed away").get_by_role("button", name="Archive: Filed away").click()
+    center.host.locator(".tabs button", has_text="Archive").click()
+    expect(center.items).to_have_count(1)
+    assert serious_violations(center, web_server) == []
+
+
 def test_bell_label_carries_the_count_and_toasts_are_announced(context: BrowserContext, web_server: HeraldServer,
                                                               user_id: str) -> None:
     center = sign_in(context, web_server, user_id)

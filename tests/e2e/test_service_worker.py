@@ -271,6 +271,21 @@ def test_clicking_with_no_tab_opens_the_items_url_and_marks_it_read(app: App) ->
     assert app.notifications() == []
 
 
+def test_a_click_on_an_action_button_records_the_action(app: App) -> None:
+    app.close(register(app))
+    app.subscribe_on_server()
+    item_id, message = app.publish(type="invite", title="Join the team?", actions=[
+        {"id": "accept", "label": "Accept", "style": "primary", "url": "/app/team"}, {"id": "decline", "label": "Decline"}])
+    app.deliver(message)
+    app.wait_for(app.notifications, what="a notification")
+    buttons = app.worker().evaluate("() => registration.getNotifications().then(([n]) => n.actions)")
+    assert [(b["action"], b["title"]) for b in buttons] == [("accept", "Accept"), ("decline", "Decline")]
+    app.worker().evaluate(CLICK.replace("{notification}", "{notification, action: 'accept'}"), item_id)
+    app.wait_for(lambda: [i for i in app.inbox()["items"] if i.get("action") == "accept"], what="the action recorded")
+    assert app.inbox()["unreadCount"] == 0
+    assert app.worker().evaluate("self.requested") == [["openWindow", app.origin + "/app/team"]]
+
+
 def test_clicking_with_the_items_page_open_focuses_it(app: App) -> None:
     app.close(register(app))
     app.subscribe_on_server()

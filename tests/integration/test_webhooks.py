@@ -117,6 +117,38 @@ def test_read_all_reports_each_item_read(herald: HeraldServer, receiver: Webhook
     assert {r.event["data"]["itemId"] for r in receiver.events(user_id, "read")} == ids
 
 
+def test_a_bulk_read_within_a_filter_reports_each_item_read(herald: HeraldServer, receiver: WebhookReceiver,
+                                                            user_id: str) -> None:
+    orders = {herald.publish(to={"users": [user_id]}, title=f"order {n}", type="order.status")["id"] for n in range(2)}
+    herald.publish(to={"users": [user_id]}, title="a chat", type="chat")
+    answer = httpx.post(herald.url + "/api/notifications/triage", headers=user_headers(herald, user_id),
+                        json={"all": True, "within": {"type": ["order.*"]}, "set": {"read": True}})
+    assert answer.json() == {"unreadCount": 1}
+    assert eventually(lambda: len(receiver.events(user_id, "read")) >= 2)
+    time.sleep(0.3)
+    assert {r.event["data"]["itemId"] for r in receiver.events(user_id, "read")} == orders
+
+
+def test_an_action_and_an_archive_reach_the_backend(herald: HeraldServer, admin: AdminClient, user_id: str) -> None:
+    receiver = WebhookReceiver().start()
+    endpoint_id = add_endpoint(admin, receiver, ["action", "archived"])
+    try:
+        sent = herald.publish(to={"users": [user_id]}, title="Approve?", type="approval",
+                              actions=[{"id": "approve", "label": "Approve", "style": "primary"}])
+        headers = user_headers(herald, user_id)
+        assert httpx.post(herald.url + f"/api/notifications/{sent['id']}/actions/approve",
+                          headers=headers).status_code == 200
+        assert httpx.post(herald.url + f"/api/notifications/{sent['id']}/archive", headers=headers).status_code == 200
+        action = eventually(lambda: receiver.events(user_id, "action"))
+        archived = eventually(lambda: receiver.events(user_id, "archived"))
+        assert action and archived, "no action or archived event"
+        assert action[0].verified and action[0].event["data"]["action"] == "approve"
+        assert action[0].event["data"]["itemId"] == sent["id"] == archived[0].event["data"]["notificationId"]
+    finally:
+        admin.post(f"/admin/webhooks/{endpoint_id}/delete")
+        receiver.stop()
+
+
 def test_a_failing_receiver_gets_the_event_again_with_the_same_id(herald: HeraldServer, receiver: WebhookReceiver,
                                                                   user_id: str) -> None:
     receiver.fail_next = 2

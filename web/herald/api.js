@@ -21,7 +21,7 @@ export class Api {
     this.crossOrigin = new URL(this.base || '/', location.href).origin !== location.origin;
   }
 
-  /** @param {{ since?: string, before?: string | null, limit: number }} query @returns {Promise<Page>} */
+  /** @param {{ since?: string, before?: string | null, limit: number, archived?: boolean }} query @returns {Promise<Page>} */
   list(query) {
     const params = Object.entries(query).filter(([, value]) => value != null).map(([key, value]) => [key, String(value)]);
     return this.#call('GET', `/api/notifications?${new URLSearchParams(params)}`);
@@ -30,6 +30,17 @@ export class Api {
   /** @param {string} id @param {boolean} keepalive  outlive a navigation @returns {Promise<{ unreadCount: number }>} */
   markRead(id, keepalive) {
     return this.#call('POST', `/api/notifications/${encodeURIComponent(id)}/read`, { keepalive });
+  }
+
+  /** Triage one item: `unread`, `archive`, `unarchive`, `snooze` (body `{until}`), `actions/<id>`; else the bulk body.
+   * @param {string | null} id @param {string} what @param {object} [body] @returns {Promise<{ unreadCount: number }>} */
+  triage(id, what, body) {
+    return this.#call('POST', `/api/notifications/${id ? `${encodeURIComponent(id)}/` : ''}${what}`, body && { body: JSON.stringify(body) });
+  }
+
+  /** @param {string | null} tabs  JSON, or null: per category */
+  counts(tabs) {
+    return this.#call('GET', `/api/notifications/counts${tabs ? `?tabs=${encodeURIComponent(tabs)}` : ''}`);
   }
 
   /** @returns {Promise<{ unreadCount: number }>} */

@@ -6,12 +6,16 @@ import { HistoryList } from './list.js';
 import { Prefs } from './prefs.js';
 import { CSS } from './styles.js';
 import { SystemNotifier, enableDesktop, restorePush, supported } from './system.js';
+import { Tabs } from './tabs.js';
 import { Toasts } from './toasts.js';
 
 /** @typedef {import('./format.js').Notification} Item */
 
 const ICON = 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6v-5a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z';
-const EVENTS = ['change', 'notification', 'read', 'retract', 'status', 'signedout'];
+const EVENTS = ['change', 'notification', 'read', 'retract', 'triage', 'status', 'signedout'];
+const HOUR = 3600e3;
+/** Keys on a focused item (docs/web-client.md). */
+const KEYS = { e: 'arc', u: 'mu', r: 'read', s: 'snooze' };
 const DIGEST = 'herald:digest';
 
 // Static markup only: notification values are set later, as text.
@@ -25,9 +29,11 @@ const TEMPLATE = `<style>${CSS}</style>
 </div>
 <section class="panel" id="panel" aria-labelledby="heading" tabindex="-1" hidden>
  <header><h2 id="heading"><slot name="header" data-t="title"></slot></h2><span class="state"></span></header>
+ <nav class="tabs" aria-label="Views"></nav>
  <div class="tools">
   <label><span data-t="show"></span> <select class="filter"><option value="" data-t="allTypes"></option></select></label>
   <button type="button" class="prefs" aria-expanded="false" data-label="prefs">⚙</button>
+  <button type="button" class="arcall" data-t="archiveRead"></button>
   <button type="button" class="all" data-t="markAll"></button>
  </div>
  <div class="prefsbox" hidden></div>
@@ -70,11 +76,15 @@ export class HeraldBell extends HTMLElement {
     this.#list.refresh();
     this.#render();
   }
+  #tabs = new Tabs(document.createElement('nav'), null);
+  #counting = 0;
+  /** The item to focus once the one the keyboard archived or snoozed has gone. */
+  #focusNext = '';
 
   constructor() {
     super();
     this.#root.innerHTML = TEMPLATE;
-    for (const name of ['bar', 'bell', 'badge', 'conn', 'panel', 'state', 'filter', 'all', 'list', 'empty', 'older', 'desktop', 'toasts', 'prefs', 'prefsbox']) {
+    for (const name of ['bar', 'bell', 'badge', 'conn', 'panel', 'state', 'tabs', 'filter', 'all', 'arcall', 'list', 'empty', 'older', 'desktop', 'toasts', 'prefs', 'prefsbox']) {
       this.#el[name] = /** @type {HTMLElement} */ (this.#root.querySelector(`.${name}`));
     }
     this.#list = new HistoryList(/** @type {HTMLUListElement} */ (this.#el.list), /** @type {HTMLSelectElement} */ (this.#el.filter));
@@ -84,6 +94,7 @@ export class HeraldBell extends HTMLElement {
       open: (item, event) => this.#open(item, event),
       s: () => this.#s,
       render: (item, node) => this.renderItem?.(item, node, 'toast'),
+      act: (item, action) => this.#act(item, action),
     });
     this.#wire();
     const prefs = new Prefs(this.#el.prefsbox, () => this.client?.presence.api);
@@ -113,6 +124,8 @@ export class HeraldBell extends HTMLElement {
       node.setAttribute('title', label);
     }
     this.#list.s = s;
+    this.#tabs.s = s;
+    this.#tabs.render();
     this.#list.refresh();
     this.#render();
   }
@@ -143,9 +156,22 @@ export class HeraldBell extends HTMLElement {
       for (const id of ids) this.#toasts.dismiss(id);
       this.#system.read(ids, false); // closes them here and in the worker
     });
+    on('triage', ({ ids, state }) => {
+      if (state.archived || state.snoozedUntil || state.read) {
+        for (const id of ids) this.#toasts.dismiss(id);
+        this.#system.read(ids, false);
+      }
+    });
+    on('change', () => this.#count());
     on('signedout', () => this.#toasts.clear());
     for (const type of EVENTS) on(type, (detail) => this.#emit(type, detail));
+    this.#tabs = new Tabs(this.#el.tabs, this.getAttribute('tabs'));
     this.#listening = new AbortController();
+    // Relative times move on; the older page loads as its button scrolls into view.
+    const tick = setInterval(() => this.open && this.#render(), 30e3);
+    this.#listening.signal.addEventListener('abort', () => clearInterval(tick));
+    new IntersectionObserver((seen) => seen[0]?.isIntersecting && !this.#tabs.archive && client.loadOlder().catch(report))
+      .observe(this.#el.older);
     document.addEventListener('pointerdown', (event) => event.composedPath().includes(this) || this.hide(false),
       { signal: this.#listening.signal });
     client.start();
@@ -188,21 +214,76 @@ export class HeraldBell extends HTMLElement {
     this.#el.panel.hidden = !open;
     this.#el.bell.setAttribute('aria-expanded', String(open));
     this.#render();
+    if (!open) return;
+    this.#count();
+    // Seen: the list was open while they showed.
+    const ids = this.#shown().filter((item) => !item.seen && !item.read).map((item) => item.id).slice(0, 500);
+    if (ids.length) this.client?.triage(null, 'triage', { ids, set: { seen: true } }).catch(report);
+  }
+
+  /** Tab counts, at most one request at a time, while the panel is open. */
+  #count() {
+    if (!this.open || !this.client || this.#counting) return;
+    this.#counting = setTimeout(() => this.#tabs.refresh(/** @type {HeraldClient} */ (this.client))
+      .catch(report).finally(() => (this.#counting = 0)), 150);
+  }
+
+  #shown() {
+    return this.client?.store.items.filter((item) => this.#tabs.shows(item)) ?? [];
+  }
+
+  /** @param {string} id @param {string} what  the list's button class */
+  #triage(id, what) {
+    const client = this.client;
+    const item = client?.store.get(id);
+    if (!client || !item) return;
+    if (what === 'read') return client.markRead(id).catch(report);
+    if (what === 'mu') return client.triage(id, 'unread').catch(report);
+    if (what === 'arc') return client.triage(id, item.archived ? 'unarchive' : 'archive').catch(report);
+  }
+
+  /** @param {string} id @param {string} when  h, d or w */
+  #snooze(id, when) {
+    const until = new Date();
+    if (when === 'h') until.setTime(until.getTime() + HOUR);
+    else {
+      // Tomorrow, or next Monday, at 8 in the morning here.
+      until.setDate(until.getDate() + (when === 'd' ? 1 : ((8 - until.getDay()) % 7 || 7)));
+      until.setHours(8, 0, 0, 0);
+    }
+    this.client?.triage(id, 'snooze', { until: until.getTime() }).catch(report);
   }
 
   #wire() {
-    const { bell, panel, filter, all, desktop, older, list } = this.#el;
+    const { bell, panel, filter, all, arcall, desktop, older, list, tabs } = this.#el;
     bell.onclick = () => (this.open ? this.hide() : this.show());
     filter.onchange = () => this.#render();
     all.onclick = () => this.client?.markAllRead().catch(report);
     older.onclick = () => this.client?.loadOlder().catch(report);
+    arcall.onclick = () => this.client?.triage(null, 'triage', { all: true, within: { read: true }, set: { archived: true } }).catch(report);
+    tabs.onclick = (event) => {
+      const at = /** @type {HTMLElement | null} */ (/** @type {Element} */ (event.target).closest('[data-tab]'))?.dataset.tab;
+      if (at === undefined) return;
+      this.#tabs.at = Number(at);
+      this.#tabs.render();
+      if (this.#tabs.archive) this.client?.loadArchived().catch(report);
+      this.#render();
+    };
+    list.onchange = (event) => {
+      const select = /** @type {HTMLSelectElement} */ (event.target);
+      const id = /** @type {HTMLElement | null} */ (select.closest('.item'))?.dataset.id;
+      if (id && select.value) this.#snooze(id, select.value);
+    };
     desktop.onclick = () => enableDesktop().catch(report).finally(() => this.#render());
     list.onclick = (event) => {
       const target = /** @type {Element} */ (event.target);
       const id = /** @type {HTMLElement | null} */ (target.closest('.item'))?.dataset.id ?? '';
       const item = this.client?.store.get(id);
       if (!item) return;
-      if (target.closest('.read')) this.client?.markRead(id).catch(report);
+      const act = /** @type {HTMLElement | null} */ (target.closest('.act'))?.dataset.act;
+      const what = target.closest('.read, .mu, .arc')?.classList[0];
+      if (what) this.#triage(id, what);
+      else if (act) this.#act(item, act);
       else if (target.closest('.open')) this.#open(item, event);
       else if (target.closest('.expand')) {
         if (!this.#list.expanded.delete(id)) this.#list.expanded.add(id);
@@ -217,12 +298,21 @@ export class HeraldBell extends HTMLElement {
     });
   }
 
-  /** Escape closes; arrows, Home and End move between items. @param {KeyboardEvent} event */
+  /** Escape closes; arrows (or j, k), Home and End move between items; e, u, r, s triage the focused one. @param {KeyboardEvent} event */
   #keydown(event) {
     const links = [...this.#el.list.querySelectorAll('.open')];
     const at = links.indexOf(/** @type {Element} */ (this.#root.activeElement));
+    const id = /** @type {HTMLElement | undefined} */ (links[at]?.closest('.item'))?.dataset.id;
+    const key = /** @type {keyof KEYS} */ (event.key);
+    if (id && KEYS[key] && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      event.preventDefault();
+      if (KEYS[key] === 'arc' || KEYS[key] === 'snooze') {
+        this.#focusNext = /** @type {HTMLElement | undefined} */ ((links[at + 1] ?? links[at - 1])?.closest('.item'))?.dataset.id ?? '';
+      }
+      return KEYS[key] === 'snooze' ? this.#snooze(id, 'h') : this.#triage(id, KEYS[key]);
+    }
     const next = event.key === 'Escape' ? -2 : at < 0 ? undefined
-      : { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: links.length - 1 }[event.key];
+      : { ArrowDown: at + 1, ArrowUp: at - 1, j: at + 1, k: at - 1, Home: 0, End: links.length - 1 }[event.key];
     if (next === undefined) return;
     event.preventDefault();
     if (next === -2) return this.hide();
@@ -237,6 +327,12 @@ export class HeraldBell extends HTMLElement {
     this.#toasts.dismiss(item.id);
     // A click on a real link navigates by itself.
     if (url && !(event?.target instanceof Element && event.target.closest('a'))) location.assign(url);
+  }
+
+  /** Record the click on an action, then follow its link. @param {Item} item @param {string} id */
+  #act(item, id) {
+    const url = safeUrl(item.actions?.find((a) => a.id === id)?.url ?? null);
+    this.client?.triage(item.id, `actions/${encodeURIComponent(id)}`).then(() => url && location.assign(url), report);
   }
 
   /** One toast counts the quiet items, updated in place at most every half second. */
@@ -278,8 +374,16 @@ export class HeraldBell extends HTMLElement {
     conn.textContent = status === 'disconnected' || (this.#wasLive && status !== 'connected') ? text : '';
     if (unread !== this.#unread) this.#emit('unread', { count: (this.#unread = unread) });
     if (!this.open) return;
-    empty.hidden = this.#list.render(client.store.items) > 0;
-    older.hidden = client.nextBefore === null;
+    empty.hidden = this.#list.render(this.#shown()) > 0;
+    const next = this.#focusNext && this.#el.list.querySelector(`[data-id="${this.#focusNext}"] .open`);
+    if (next) {
+      /** @type {HTMLElement} */ (next).focus();
+      this.#focusNext = '';
+    }
+    // The slot's own text: a page's slot="empty" content still wins in every view.
+    /** @type {HTMLElement} */ (empty.firstElementChild).textContent =
+      s.t(this.#tabs.archive ? 'emptyArchive' : this.#tabs.at < 0 ? 'empty' : 'emptyTab');
+    older.hidden = client.nextBefore === null || this.#tabs.archive;
     desktop.hidden = !supported() || Notification.permission !== 'default';
   }
 

@@ -90,6 +90,23 @@ export class HeraldClient extends EventTarget {
     this.#applyRead(this.store.markRead([id]), unreadCount, false);
   }
 
+  /** Triage (see Api.triage); the change comes back as a `triage` event here too. @param {string | null} id @param {string} what @param {object} [body] */
+  async triage(id, what, body) {
+    const { unreadCount } = await this.#api.triage(id, what, body);
+    this.#settle(unreadCount);
+  }
+
+  /** @param {string | null} tabs */
+  counts(tabs) {
+    return this.#api.counts(tabs);
+  }
+
+  /** The archive view's page: archived items join the store. */
+  async loadArchived() {
+    const page = await this.#api.list({ archived: true, limit: this.pageSize });
+    for (const item of page.items) this.#take(item, null, false);
+  }
+
   async markAllRead() {
     const { unreadCount } = await this.#api.markAllRead();
     this.#applyRead(this.store.markRead(null), unreadCount, true);
@@ -145,6 +162,13 @@ export class HeraldClient extends EventTarget {
       this.store.remove(data.ids);
       this.#emit('retract', { ids: data.ids, reason: data.reason });
       this.#settle(data.unreadCount);
+    } else if (type === 'triage') {
+      // Archived, snoozed, seen, unread again or acted on, here or elsewhere.
+      if (id) this.store.advance(id);
+      const { ids, unreadCount, type: _, cursor, ...state } = data;
+      this.store.patch(ids, state);
+      this.#emit('triage', { ids, state });
+      this.#settle(unreadCount);
     } else if (type === 'reset') {
       // Our cursor is older than the server keeps: start again from the newest page.
       this.store.clear();

@@ -7,7 +7,8 @@ import { EN } from './i18n.js';
  *   read: boolean, groupKey: string | null, url: string | null, data: Record<string, unknown> | null,
  *   groupCount: number, actors: string[] | null, quiet?: boolean, silent?: boolean, dnd?: boolean,
  *   toast?: boolean, system?: boolean, watched?: string[], replaceKey?: string, avatarUrl?: string,
- *   imageUrl?: string }} Notification
+ *   imageUrl?: string, category?: string, seen?: boolean, archived?: boolean, snoozedUntil?: number,
+ *   action?: string, actions?: { id: string, label: string, url?: string, style?: string }[] }} Notification
  */
 
 /** @typedef {import('./i18n.js').Strings} Strings */

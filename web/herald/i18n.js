@@ -8,7 +8,11 @@
 
 /** English, built in; the other languages are data, fetched when a page asks for one. */
 const EN_TABLE = {
-  title: 'Notifications', show: 'Show', allTypes: 'All types', markAll: 'Mark all read', prefs: 'Preferences', empty: 'No notifications yet.',
+  title: 'Notifications', show: 'Show', allTypes: 'All types', markAll: 'Mark all read',
+  markUnread: 'Mark unread', markUnreadOf: 'Mark unread: ', archive: 'Archive', archiveOf: 'Archive: ',
+  unarchive: 'Unarchive', unarchiveOf: 'Unarchive: ', snoozeOf: 'Snooze: ', snooze: 'Snooze…', snoozeh: '1 hour',
+  snoozed: 'Tomorrow', snoozew: 'Next week', archiveRead: 'Archive read', prefs: 'Preferences', empty: 'No notifications yet.',
+  emptyArchive: 'Nothing archived.', emptyTab: 'Nothing in this tab.', tabAll: 'All',
   older: 'Load older', desktop: 'Enable desktop notifications', connected: 'Live', reconnecting: 'Reconnecting…',
   disconnected: 'Offline', connecting: 'Connecting…', signedOut: 'Signed out', unreadPrefix: 'Unread: ',
   bellNone: 'Notifications, no unread', bell: { other: 'Notifications, # unread' },

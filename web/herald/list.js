@@ -62,7 +62,7 @@ export class HistoryList {
   #row(item) {
     const expanded = this.expanded.has(item.id);
     const { s } = this;
-    const key = `${item.groupCount}|${item.timestamp}|${item.read}|${expanded}|${ago(item.timestamp, Date.now(), s)}|${s.lang}`;
+    const key = `${item.groupCount}|${item.timestamp}|${item.read}|${expanded}|${ago(item.timestamp, Date.now(), s)}|${s.lang}|${item.archived}|${item.action}`;
     let row = this.#rows.get(item.id);
     if (row?.dataset.key === key) return row;
     row ??= document.createElement('li');
@@ -91,7 +91,23 @@ export class HistoryList {
         { 'aria-expanded': String(expanded) }));
       if (expanded) children.push(el('p', 'members', groupMembers(item, s)));
     }
-    if (!item.read) actions.append(button('read', s.t('markRead'), s.t('markReadOf') + text));
+    const arc = item.archived ? 'unarchive' : 'archive';
+    actions.append(item.read ? button('mu', s.t('markUnread'), s.t('markUnreadOf') + text) : button('read', s.t('markRead'), s.t('markReadOf') + text),
+      button('arc', s.t(arc), s.t(arc + 'Of') + text));
+    if (!item.archived) {
+      const snooze = el('select', 'snooze', '');
+      snooze.setAttribute('aria-label', s.t('snoozeOf') + text);
+      snooze.append(...['', 'h', 'd', 'w'].map((v) => new Option(s.t('snooze' + v), v)));
+      actions.append(snooze);
+    }
+    if (item.actions?.length) {
+      const acts = el('div', 'acts', '');
+      for (const a of item.actions) {
+        const b = button(`act ${a.style ?? ''}`, a.label, `${a.label}: ${text}`, { 'data-act': a.id, 'aria-pressed': String(item.action === a.id) });
+        acts.append(b);
+      }
+      children.push(acts);
+    }
     row.replaceChildren(...children);
     const custom = this.renderItem?.(item, row, 'list');
     if (custom && custom !== row) row.replaceChildren(custom);

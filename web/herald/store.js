@@ -51,9 +51,10 @@ export class InboxStore {
     const old = this.#items.get(item.id);
     if (old) {
       // A bigger or newer group, or a replaced item, under the same id: updated in place.
-      if (item.groupCount > old.groupCount || item.timestamp > old.timestamp) {
+      // Back from a snooze (or out of the archive by a replace): news again.
+      if (item.groupCount > old.groupCount || item.timestamp > old.timestamp || (old.snoozedUntil || old.archived) > (item.snoozedUntil || item.archived || 0)) {
         // Groups grow only into unread items; a replaced one is as read as the server says.
-        const read = item.replaceKey ? item.read : item.read || old.read;
+        const read = item.replaceKey || old.snoozedUntil ? item.read : item.read || old.read;
         this.#items.set(item.id, { ...item, read });
         this.#sorted = null;
         if (old.read && !read && pos && (this.#basePos === null || after(pos, this.#basePos))) this.#fresh.set(item.id, pos);
@@ -99,6 +100,12 @@ export class InboxStore {
   /** Retracted or expired; the count comes with the event. @param {string[]} ids */
   remove(ids) {
     for (const id of ids) this.#items.delete(id) && this.#fresh.delete(id);
+    this.#sorted = null;
+  }
+
+  /** A `triage` change: the new state of some items; the count comes with it. @param {string[]} ids @param {object} state */
+  patch(ids, state) {
+    for (const id of ids) Object.assign(this.#items.get(id) ?? {}, state) && this.#fresh.delete(id);
     this.#sorted = null;
   }
 

@@ -10,7 +10,7 @@ const BACKOFF_MAX_MS = 30000;
 /** Closes not to retry (4401: the catch-up's 401 signs out). */
 const FINAL_CLOSES = [4400, 4403, 4429];
 /** Inbox changes: they carry a cursor, like items (docs/transports.md). */
-export const CHANGES = ['read', 'retract'];
+export const CHANGES = ['read', 'retract', 'triage'];
 
 export class Stream {
   /** @type {{ close(): void } | null} */

@@ -46,7 +46,12 @@ code{font:12px ui-monospace, monospace;padding:0 .2rem;border-radius:.2rem;backg
 .picture{display:block;max-width:100%;max-height:10rem;margin:.3rem 0;border-radius:.3rem;}
 time{display:block;font-size:12px;color:var(--muted);}
 .actions{display:flex;flex-direction:column;gap:.25rem;align-items:flex-end;}
-.members{grid-column:1 / -1;margin:0;color:var(--muted);}
+.members, .acts{grid-column:1 / -1;margin:0;color:var(--muted);}
+.tabs{display:flex;flex-wrap:wrap;gap:.25rem;padding:0 .75rem .5rem;}
+.tabs button, .acts button, .snooze{border:1px solid var(--line);border-radius:1rem;background:var(--bg);padding:.1rem .6rem;cursor:pointer;}
+.tabs [aria-pressed=true], .acts .primary{background:var(--accent);border-color:var(--accent);color:#fff;}
+.acts{display:flex;gap:.4rem;margin-top:.3rem;}
+.acts [aria-pressed=true]::before{content:'✓ ';}
 .empty{margin:0;padding:1rem .75rem;color:var(--muted);}
 .toasts{position:fixed;inset-inline-end:1rem;bottom:1rem;z-index:1001;display:flex;flex-direction:column;gap:.5rem;
   width:min(22rem, calc(100vw - 2rem));}

@@ -45,7 +45,8 @@ export class SystemNotifier {
     const options = {
       body: plain(item.body), icon: item.avatarUrl, image: item.imageUrl,
       tag: item.replaceKey || item.groupKey || item.id, requireInteraction: item.priority === 'urgent',
-      data: { id: item.id, url: safeUrl(item.url) },
+      data: { id: item.id, url: safeUrl(item.url), actions: item.actions },
+      actions: item.actions?.map((a) => ({ action: a.id, title: a.label })),
     };
     try {
       // Through the worker when there is one: its click handling and notifyRead cover these too.

@@ -4,7 +4,8 @@ import { button, el } from './list.js';
 
 /** @typedef {import('./format.js').Notification} Item */
 /** @typedef {{ max: () => number, duration: (item: Item) => number, open: (item: Item, event: Event) => void,
- *   s: () => import('./i18n.js').Strings, render: (item: Item, node: HTMLElement) => Node | null | undefined }} Options */
+ *   s: () => import('./i18n.js').Strings, render: (item: Item, node: HTMLElement) => Node | null | undefined,
+ *   act: (item: Item, action: string) => void }} Options */
 /** @typedef {{ item: Item, el: HTMLElement, timer: number }} Shown */
 
 const QUEUE_MAX = 20;
@@ -78,7 +79,9 @@ export class Toasts {
       const node = shown.el;
       node.onclick = (event) => {
         const target = /** @type {Element} */ (event.target);
-        if (target.closest('.dismiss')) this.dismiss(shown.item.id);
+        const act = /** @type {HTMLElement | null} */ (target.closest('.act'))?.dataset.act;
+        if (act) this.options.act(shown.item, act);
+        if (act || target.closest('.dismiss')) this.dismiss(shown.item.id);
         else if (target.closest('.open')) this.options.open(shown.item, event);
       };
       node.onkeydown = (event) => event.key === 'Escape' && this.dismiss(shown.item.id);
@@ -111,7 +114,10 @@ export class Toasts {
     title.append(el('span', 'sr', spoken), text, more && ` ${more}`);
     const body = el('p', 'body', '');
     body.append(...rich(item.body));
-    node.replaceChildren(title, ...(item.body ? [body] : []), button('dismiss', '×', s.t('dismiss') + text));
+    const acts = el('div', 'acts', '');
+    for (const a of item.actions ?? []) acts.append(button(`act ${a.style ?? ''}`, a.label, `${a.label}: ${text}`, { 'data-act': a.id }));
+    node.replaceChildren(title, ...(item.body ? [body] : []), ...(item.actions ? [acts] : []),
+      button('dismiss', '×', s.t('dismiss') + text));
     const custom = this.options.render(item, node);
     if (custom && custom !== node) node.replaceChildren(custom);
   }

@@ -12,12 +12,14 @@ from litestar.params import Parameter
 from herald.api.admission import admit_stream
 from herald.api.auth import services, subscriber_dependency
 from herald.api.guards import json_body
+from herald.api.triage import item_filter
 from herald.delivery.connection import Connection
 from herald.delivery.poll import PollAnswer, poll
 from herald.delivery.sse import CHUNKED_SSE_ENCODER, SSE_ENCODER, AsgiSink, SSEStream, TransportSink
 from herald.errors import invalid_cursor, invalid_request
 from herald.receipts import AckIds
-from herald.wire import MAX_CHANNELS, Notification, change_json, parse_channels, parse_cursor
+from herald.triage import MAX_PATTERNS
+from herald.wire import MAX_CHANNELS, Notification, change_json, now_ms, parse_channels, parse_cursor
 
 MAX_POLL_SECONDS = 60
 _decode_change = msgspec.json.Decoder(dict[str, Any]).decode
@@ -39,6 +41,15 @@ class UnreadCount(msgspec.Struct, rename="camel"):
 
 class AckBody(msgspec.Struct, forbid_unknown_fields=True):
     ids: AckIds
+
+
+def _values(request: Request, name: str, given: str | None) -> list[str] | None:
+    if given is None:
+        return None
+    found = [value for repeat in request.query_params.getall(name) for value in repeat.split(",") if value]
+    if len(found) > MAX_PATTERNS:
+        raise invalid_request(f"At most {MAX_PATTERNS} values of {name!r}.")
+    return found
 
 
 class InboxController(Controller):
@@ -92,8 +103,19 @@ class InboxController(Controller):
         since: Annotated[str | None, Parameter(max_length=32)] = None,
         before: Annotated[str | None, Parameter(max_length=32)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        types: Annotated[str | None, Parameter(query="type", max_length=1200, description=(
+            "Type patterns, any of them: exact, or a prefix ending in * (order.*); comma-separated or repeated"
+        ))] = None,
+        category: Annotated[str | None, Parameter(max_length=800, description=(
+            "Categories, any of them: comma-separated or repeated"))] = None,
+        archived: bool = False,
+        read: bool | None = None,
     ) -> InboxPage:
-        """The inbox: the newest page, items after ``since`` (oldest first), or before ``before`` (newest first)."""
+        """The inbox: the newest page, items after ``since`` (oldest first), or before ``before`` (newest first).
+
+        ``type``, ``category``, ``archived`` (default false: the archive is its own view) and ``read`` narrow a
+        newest or ``before`` page; snoozed items are out of the list until they are back. A ``since`` page
+        is a replay and is never narrowed: it carries every item and change, triage ones included."""
         since_seq, before_seq = parse_cursor(since, "since"), parse_cursor(before, "before")
         if since_seq is not None and before_seq is not None:
             raise invalid_request("Give either 'since' or 'before', not both.")
@@ -101,7 +123,10 @@ class InboxController(Controller):
         newest = await s.inbox.last_seq(user_id)
         if (since_seq or 0) > newest or (before_seq or 0) > newest + 1:
             raise invalid_cursor("The cursor is ahead of this inbox: it was not issued for this user.")
-        page = await s.inbox.page(user_id, since=since_seq, before=before_seq, limit=limit)
+        # Declared as one string (a query schema cannot say "repeated" well); every repeat counts.
+        where = () if since_seq is not None else item_filter(
+            _values(request, "type", types), _values(request, "category", category), archived, read).clauses(now_ms())
+        page = await s.inbox.page(user_id, since=since_seq, before=before_seq, limit=limit, where=where)
         if page.seqs:
             cursor = max(page.seqs)
         else:

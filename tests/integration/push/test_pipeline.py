@@ -146,3 +146,18 @@ def test_apns_down_delays_its_pushes_and_blocks_nothing_else(tmp_path: Path, goo
     finally:
         herald.stop()
         apple.stop()
+
+
+def test_archiving_or_an_action_elsewhere_closes_the_item_on_the_devices_that_were_pushed(
+        native: HeraldServer, google: FakeGoogle, apple: FakeApple, user_id: str) -> None:
+    iphone = apple.device()
+    registered(native, user_id, "apns", iphone)
+    first = native.publish(to={"users": [user_id]}, type="t", title="one")["id"]
+    second = native.publish(to={"users": [user_id]}, type="t", title="two", actions=[{"id": "ok", "label": "OK"}])["id"]
+    apple.wait(iphone, 2)
+    eventually(lambda: native.sql("SELECT count(*) FROM device_pushes WHERE user_id = :u", u=user_id)[0][0] == 2)
+    assert httpx.post(f"{native.url}/api/notifications/{first}/archive", headers=auth(native, user_id)).status_code == 200
+    assert apple.wait(iphone, 3)[2].payload["herald"] == {"kind": "read", "ids": [first], "all": False}
+    assert httpx.post(f"{native.url}/api/notifications/{second}/actions/ok",
+                      headers=auth(native, user_id)).status_code == 200
+    assert apple.wait(iphone, 4)[3].payload["herald"] == {"kind": "read", "ids": [second], "all": False}

@@ -9,6 +9,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.herald_server import run_async
 
 
+# One notification and its inbox item, in the columns every revision since 0004 has.
+ITEM = [
+    "INSERT INTO notifications (id, type, title, body, priority, target, recipients, producer, created_at) "
+    "VALUES ('n1', 't', 'x', '', 'medium', '{}', 1, 'p', 1)",
+    "INSERT INTO inbox_items (user_id, id, seq, notification_id, group_count, read, created_at, updated_at) "
+    "VALUES ('u1', 'n1', 1, 'n1', 1, false, 1, 1)",
+]
+
+
 def run(url: str, *statements: str) -> Any:
     async def go() -> Any:
         engine = create_async_engine(url)

@@ -6,18 +6,12 @@ from alembic.script import ScriptDirectory
 
 from herald.db import alembic_config, migrate
 from herald.models import inbox_items, notifications, subscription_pushes
-from tests.unit.migrations.support import run
+from tests.unit.migrations.support import ITEM, run
 
 BEFORE = str(ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_revision("0008").down_revision)
-ITEM = [
-    "INSERT INTO notifications (id, type, title, body, priority, target, recipients, producer, created_at) "
-    "VALUES ('n1', 't', 'x', '', 'medium', '{}', 1, 'p', 1)",
-    "INSERT INTO inbox_items (user_id, id, seq, notification_id, group_count, read, created_at, updated_at) "
-    "VALUES ('u1', 'n1', 1, 'n1', 1, false, 1, 1)",
-]
 
 
-def test_items_survive_0008_up_and_down(url: str) -> None:  # noqa: F811
+def test_items_survive_0008_up_and_down(url: str) -> None:
     migrate(url, BEFORE)
     run(url, *ITEM)
     migrate(url)
