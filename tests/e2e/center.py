@@ -134,3 +134,17 @@ def use_transport(page: Page, transport: str) -> None:
 def keep_toasts(center: Center) -> None:
     """Room for every toast, and time: each toast is counted at the end."""
     center.host.evaluate("el => { el.setAttribute('max-toasts', '10'); el.setAttribute('toast-duration', '600000') }")
+
+
+# axe-core, vendored from npm (web/vendor/axe.min.js), run in the page as the accessibility tests run it.
+SCAN = """async () => {
+  const result = await axe.run(document, { resultTypes: ['violations'] });
+  return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                                         targets: v.nodes.map((n) => n.target) }));
+}"""
+
+
+def serious_violations(center: Center, server: HeraldServer) -> list[dict[str, object]]:
+    center.page.add_script_tag(url=server.url + "/static/vendor/axe.min.js")
+    violations = center.page.evaluate(SCAN)
+    return [v for v in violations if v["impact"] in ("serious", "critical")]

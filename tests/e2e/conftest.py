@@ -4,8 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import pytest
+from playwright.sync_api import BrowserContext
 
+from tests.e2e.service_worker import APP_PAGE, App
+from tests.fake_push_service import FakePushService
 from tests.herald_server import HeraldServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,3 +53,23 @@ def private_server(tmp_path: Path) -> Iterator[HeraldServer]:
     herald = HeraldServer(tmp_path / "herald").start()
     yield herald
     herald.stop()
+
+
+@pytest.fixture(scope="module")
+def push_service(web_server: HeraldServer) -> Iterator[FakePushService]:
+    service = FakePushService().start()
+    service.vapid_public_key = httpx.get(web_server.url + "/api/push/vapid-public-key").json()["publicKey"]
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def app(context: BrowserContext, web_server: HeraldServer, push_service: FakePushService, user_id: str) -> App:
+    app = App(context, web_server, push_service, user_id)
+    context.grant_permissions(["notifications"], origin=app.origin)
+    # The product's pages: any path under Herald's origin is inside the worker's scope.
+    context.route(f"{app.origin}/app/**", lambda route: route.fulfill(status=200, content_type="text/html",
+                                                                     body=APP_PAGE))
+    signed_in = context.request.post(app.origin + "/api/session", headers={"Authorization": f"Bearer {app.token}"})
+    assert signed_in.ok
+    return app

@@ -4,21 +4,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.e2e.center import Center, send, sign_in
+from tests.e2e.center import Center, send, serious_violations, sign_in
 from tests.herald_server import HeraldServer
-
-SCAN = """async () => {
-  const result = await axe.run(document, { resultTypes: ['violations'] });
-  return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
-                                         targets: v.nodes.map((n) => n.target) }));
-}"""
-
-
-def serious_violations(center: Center, server: HeraldServer) -> list[dict[str, object]]:
-    center.page.add_script_tag(url=server.url + "/static/vendor/axe.min.js")
-    violations = center.page.evaluate(SCAN)
-    return [v for v in violations if v["impact"] in ("serious", "critical")]
-
 
 def fill_center(center: Center, server: HeraldServer, user_id: str) -> None:
     """Every kind of row and a toast of each priority: read, grouped and expanded, linked, rich, urgent."""

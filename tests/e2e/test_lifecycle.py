@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from tests.e2e.center import Center, keep_toasts, recording_context, send, sign_in, use_transport, wait_for_transport
-from tests.e2e.test_service_worker import App, app, push_service, register  # noqa: F401 - its fixtures too
+from tests.e2e.service_worker import App, register
 from tests.herald_server import HeraldServer
 
 LISTED = """() => navigator.serviceWorker.ready

@@ -11,8 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.e2e.center import Center, recording_context, send, shown, sign_in
-from tests.e2e.test_accessibility import serious_violations
+from tests.e2e.center import Center, recording_context, send, serious_violations, shown, sign_in
 from tests.fake_push_service import FakePushService, FakeSubscription
 from tests.herald_server import HeraldServer
 

@@ -9,6 +9,7 @@ import httpx
 
 from tests.fake_apns import FakeApple
 from tests.fake_fcm import FakeGoogle
+from tests.fake_push_service import FakePushService, FakeSubscription
 from tests.herald_server import HeraldServer
 
 # Retries fast enough to watch: 0.3 s, then at most 1 s apart, four attempts.
@@ -60,3 +61,12 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
             return result
         assert time.monotonic() < deadline, "condition never held"
         time.sleep(0.05)
+
+
+def subscribe_browser(herald: HeraldServer, service: FakePushService, user_id: str) -> FakeSubscription:
+    """A browser of this user subscribed to Web Push at the local push service."""
+    service.vapid_public_key = httpx.get(herald.url + "/api/push/vapid-public-key").json()["publicKey"]
+    browser = service.subscription()
+    response = httpx.post(herald.url + "/api/push/subscriptions", json=browser.to_json(), headers=auth(herald, user_id))
+    assert response.status_code == 201, response.text
+    return browser

@@ -12,16 +12,10 @@ from tests.fake_apns import FakeApple
 from tests.fake_fcm import FakeGoogle
 from tests.fake_push_service import FakePushService
 from tests.herald_server import HeraldServer
-from tests.integration.push.support import FAST_RETRIES, auth, eventually, metric, native_env, registered
+from tests.integration.push.support import (
+    FAST_RETRIES, auth, eventually, metric, native_env, registered, subscribe_browser,
+)
 from tests.transports import subscribe as listen
-
-
-def subscribe_browser(herald: HeraldServer, service: FakePushService, user_id: str):  # type: ignore[no-untyped-def]
-    service.vapid_public_key = httpx.get(herald.url + "/api/push/vapid-public-key").json()["publicKey"]
-    browser = service.subscription()
-    response = httpx.post(herald.url + "/api/push/subscriptions", json=browser.to_json(), headers=auth(herald, user_id))
-    assert response.status_code == 201, response.text
-    return browser
 
 
 def test_one_publish_pushes_once_to_each_device_on_every_channel(

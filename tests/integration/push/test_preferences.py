@@ -17,8 +17,7 @@ from tests.fake_apns import FakeApple
 from tests.fake_fcm import FakeGoogle
 from tests.fake_push_service import FakePushService
 from tests.herald_server import HeraldServer, create_postgres_database, drop_postgres_database
-from tests.integration.push.support import FAST_RETRIES, auth, native_env, registered
-from tests.integration.push.test_pipeline import subscribe_browser
+from tests.integration.push.support import FAST_RETRIES, auth, native_env, registered, subscribe_browser
 from tests.transports import subscribe as listen
 
 QUIET_SECONDS = 4
