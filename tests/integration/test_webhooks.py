@@ -287,7 +287,10 @@ def test_a_push_that_fails_for_good_is_reported(herald: HeraldServer, admin: Adm
 def test_two_nodes_on_one_postgresql_send_each_event_once(tmp_path: Path) -> None:
     """Both nodes' senders claim from one queue (FOR UPDATE SKIP LOCKED): no event goes out twice."""
     database_url = create_postgres_database()
-    nodes = [HeraldServer(tmp_path / f"node{n}", database_url, **FAST) for n in range(2)]
+    # A long timeout: on a loaded machine a 2 s one can expire on a POST the receiver did take, and its
+    # retry (at least once, by design) would look like a double claim, which is what this test is about.
+    nodes = [HeraldServer(tmp_path / f"node{n}", database_url, **{**FAST, "HERALD_WEBHOOK_TIMEOUT_SECONDS": "20"})
+             for n in range(2)]
     receiver = WebhookReceiver().start()
     try:
         for node in nodes:

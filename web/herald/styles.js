@@ -49,7 +49,7 @@ time{display:block;font-size:12px;color:var(--muted);}
 .members, .acts{grid-column:1 / -1;margin:0;color:var(--muted);}
 .tabs{display:flex;flex-wrap:wrap;gap:.25rem;padding:0 .75rem .5rem;}
 .tabs button, .acts button, .snooze{border:1px solid var(--line);border-radius:1rem;background:var(--bg);padding:.1rem .6rem;cursor:pointer;}
-.tabs [aria-pressed=true], .acts .primary{background:var(--accent);border-color:var(--accent);color:#fff;}
+.tabs [aria-pressed=true], .acts .primary{background:var(--accent);border-color:var(--accent);color:var(--bg);}
 .acts{display:flex;gap:.4rem;margin-top:.3rem;}
 .acts [aria-pressed=true]::before{content:'✓ ';}
 .empty{margin:0;padding:1rem .75rem;color:var(--muted);}
