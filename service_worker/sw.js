@@ -161,7 +161,7 @@ async function onNotificationClick(notification, action) {
   const match = url ? open.find((client) => client.url === target) : open.find((c) => c.focused) || open[0];
   // Window interaction is allowed only briefly after the click: open or focus first, then the network.
   const shown = match ? match.focus() : sw.clients.openWindow(target);
-  await Promise.allSettled([shown, !id ? Promise.resolve() : chosen ? act(id, chosen.id) : markRead(id)]);
+  await Promise.allSettled([shown, !id ? Promise.resolve() : chosen ? act(id, chosen.id) : clicked(id)]);
 }
 
 /** @param {string} id @param {string} action */
@@ -170,10 +170,10 @@ async function act(id, action) {
     { method: 'POST', credentials: 'include' });
 }
 
-/** @param {string} id */
-async function markRead(id) {
+/** Read, and the backend hears `clicked`. @param {string} id */
+async function clicked(id) {
   // Same origin, so the HttpOnly session cookie goes along; a signed-out user just gets a 401.
-  await fetch(api(`api/notifications/${encodeURIComponent(id)}/read`), { method: 'POST', credentials: 'include' });
+  await fetch(api(`api/notifications/${encodeURIComponent(id)}/click`), { method: 'POST', credentials: 'include' });
 }
 
 /** @param {string[] | null} ids null closes every notification */

@@ -111,7 +111,7 @@ class Publisher:
         self.webhooks = webhooks  # told of each item read (``read``)
 
     async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
-        await self._check_rate(producer)
+        await self.check_rate(producer)
         if request.send_at is not None:
             if self.scheduler is None:
                 raise invalid_request('"sendAt" is not available here.')
@@ -184,7 +184,8 @@ class Publisher:
         self.metrics.publishes.labels("channel").inc()
         return PublishResponse(event.id, None)
 
-    async def _check_rate(self, producer: str) -> None:
+    async def check_rate(self, producer: str) -> None:
+        """429 once this producer's key is past its publish rate; a retract counts against it too."""
         limit = self.publish_limit
         if not limit.enabled:
             return

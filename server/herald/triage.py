@@ -169,6 +169,17 @@ class Triage:
             self._emit(user_id, changed, values, now)
         return unread
 
+    async def click(self, user_id: str, item_id: str) -> int:
+        """The user opened the item (its row, its toast or its system notification): read, and ``clicked``.
+
+        Read and seen like any read (told to every tab and device); the backend hears ``clicked``
+        on every click, also of an item read already: a click is engagement, a read is state.
+        """
+        unread = await self.change(user_id, StateChange(read=True, seen=True), ids=[item_id])  # 404 if not theirs
+        if self.webhooks is not None and self.webhooks.wants("clicked"):
+            self.webhooks.emit("clicked", {"clickedAt": now_ms()}, user_id=user_id, item_id=item_id)
+        return unread
+
     async def counts(self, user_id: str, tabs: Sequence[Tab]) -> tuple[Count, list[Count]]:
         """Unread and unseen counts in the list, in total and per tab, in one pass over the unread rows.
 

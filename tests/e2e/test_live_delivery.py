@@ -41,9 +41,11 @@ def test_titles_and_bodies_show_as_text_never_as_markup(context: BrowserContext,
 def test_clicking_an_item_opens_its_url_and_marks_it_read(context: BrowserContext, web_server: HeraldServer,
                                                           user_id: str) -> None:
     center = sign_in(context, web_server, user_id)
-    send(web_server, user_id, "Invoice ready", url="/#invoice-77")
+    sent = send(web_server, user_id, "Invoice ready", url="/#invoice-77")
     center.expect_unread(1)
     center.open()
-    center.item("Invoice ready").get_by_role("link").click()
+    with center.page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/click")) as clicked:
+        center.item("Invoice ready").get_by_role("link").click()
+    assert clicked.value.url.endswith(f"/api/notifications/{sent}/click")  # the backend hears `clicked`
     expect(center.page).to_have_url(re.compile(r"/#invoice-77$"))
     center.expect_unread(0)

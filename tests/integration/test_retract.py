@@ -115,3 +115,21 @@ def test_retracting_needs_a_producer_key(server: HeraldServer, user_id: str) -> 
                         json={"replaceKey": "k", "to": {"users": [user_id]}})
     assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"
     assert len(inbox(server, server.token(user_id))["items"]) == 1
+
+
+def test_retracts_count_against_the_key_s_publish_rate_and_a_refused_one_removes_nothing(
+        fresh_server: HeraldServer, user_id: str) -> None:
+    fresh_server.env.update(HERALD_PUBLISH_RATE_PER_SECOND="0.05", HERALD_PUBLISH_BURST="3")
+    fresh_server.start()
+    first = fresh_server.publish(to={"users": [user_id]}, type="t", title="one", replaceKey=f"k1:{user_id}")["id"]
+    fresh_server.publish(to={"users": [user_id]}, type="t", title="two", replaceKey=f"k2:{user_id}")
+    headers = fresh_server.headers()
+    assert httpx.delete(f"{fresh_server.url}/api/notifications/{first}", headers=headers).json() == {"removed": 1}
+    # Three writes so far (two publishes, one retract): the burst is spent.
+    refused = httpx.post(fresh_server.url + "/api/retract", headers=headers,
+                         json={"replaceKey": f"k2:{user_id}", "to": {"users": [user_id]}})
+    assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 20
+    listing = httpx.get(fresh_server.url + "/api/notifications",
+                        headers={"Authorization": f"Bearer {fresh_server.token(user_id)}"}).json()
+    assert [i["title"] for i in listing["items"]] == ["two"]  # nothing was removed by the refused one

@@ -149,6 +149,37 @@ def test_an_action_and_an_archive_reach_the_backend(herald: HeraldServer, admin:
         receiver.stop()
 
 
+def test_a_click_reaches_the_backend_each_time_and_reads_the_item_once(herald: HeraldServer, admin: AdminClient,
+                                                                        user_id: str) -> None:
+    receiver = WebhookReceiver().start()
+    endpoint_id = add_endpoint(admin, receiver, ["clicked", "read"])
+    try:
+        sent = herald.publish(to={"users": [user_id]}, title="Anna replied", type="comment", url="/c/1")
+        other = herald.publish(to={"users": [user_id]}, title="Ben replied", type="comment")
+        headers = user_headers(herald, user_id)
+        assert httpx.post(herald.url + f"/api/notifications/{sent['id']}/click", headers=headers).json() == {
+            "unreadCount": 1}
+        (item,) = [i for i in httpx.get(herald.url + "/api/notifications", headers=headers).json()["items"]
+                   if i["id"] == sent["id"]]
+        assert item["read"] is True and item["seen"] is True
+        # Opened again from a system notification: a second click, no second read.
+        assert httpx.post(herald.url + f"/api/notifications/{sent['id']}/click", headers=headers).status_code == 200
+        assert eventually(lambda: len(receiver.events(user_id, "clicked")) == 2)
+        clicks = receiver.events(user_id, "clicked")
+        assert all(c.verified for c in clicks) and {c.event["data"]["itemId"] for c in clicks} == {sent["id"]}
+        assert clicks[0].event["data"]["clickedAt"] > 0
+        assert [r.event["data"]["itemId"] for r in receiver.events(user_id, "read")] == [sent["id"]]
+        # Another user's item, or none: 404, and nothing is told.
+        stranger = user_headers(herald, user_id + "-stranger")
+        assert httpx.post(herald.url + f"/api/notifications/{other['id']}/click", headers=stranger).status_code == 404
+        assert httpx.post(herald.url + "/api/notifications/nope/click", headers=headers).status_code == 404
+        time.sleep(0.3)
+        assert len(receiver.events(user_id, "clicked")) == 2
+    finally:
+        admin.post(f"/admin/webhooks/{endpoint_id}/delete")
+        receiver.stop()
+
+
 def test_a_failing_receiver_gets_the_event_again_with_the_same_id(herald: HeraldServer, receiver: WebhookReceiver,
                                                                   user_id: str) -> None:
     receiver.fail_next = 2

@@ -27,9 +27,9 @@ export class Api {
     return this.#call('GET', `/api/notifications?${new URLSearchParams(params)}`);
   }
 
-  /** @param {string} id @param {boolean} keepalive  outlive a navigation @returns {Promise<{ unreadCount: number }>} */
-  markRead(id, keepalive) {
-    return this.#call('POST', `/api/notifications/${encodeURIComponent(id)}/read`, { keepalive });
+  /** @param {string} id @param {boolean} keepalive  outlive a navigation @param {boolean} [click]  opened: the backend hears `clicked` @returns {Promise<{ unreadCount: number }>} */
+  markRead(id, keepalive, click) {
+    return this.#call('POST', `/api/notifications/${encodeURIComponent(id)}/${click ? 'click' : 'read'}`, { keepalive });
   }
 
   /** Triage one item: `unread`, `archive`, `unarchive`, `snooze` (body `{until}`), `actions/<id>`; else the bulk body.

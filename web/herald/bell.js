@@ -80,6 +80,8 @@ export class HeraldBell extends HTMLElement {
   #counting = 0;
   /** The item to focus once the one the keyboard archived or snoozed has gone. */
   #focusNext = '';
+  /** @type {Prefs} */
+  #prefs;
 
   constructor() {
     super();
@@ -97,7 +99,7 @@ export class HeraldBell extends HTMLElement {
       act: (item, action) => this.#act(item, action),
     });
     this.#wire();
-    const prefs = new Prefs(this.#el.prefsbox, () => this.client?.presence.api);
+    const prefs = (this.#prefs = new Prefs(this.#el.prefsbox, () => this.client?.presence.api));
     this.#el.prefs.onclick = () => prefs.toggle().catch(report).finally(() =>
       this.#el.prefs.setAttribute('aria-expanded', String(!this.#el.prefsbox.hidden)));
   }
@@ -124,7 +126,7 @@ export class HeraldBell extends HTMLElement {
       node.setAttribute('title', label);
     }
     this.#list.s = s;
-    this.#tabs.s = s;
+    this.#tabs.s = this.#prefs.s = s;
     this.#tabs.render();
     this.#list.refresh();
     this.#render();
@@ -319,11 +321,12 @@ export class HeraldBell extends HTMLElement {
     /** @type {HTMLElement} */ (links[Math.max(0, Math.min(links.length - 1, next))]).focus();
   }
 
-  /** Mark read and follow the link. @param {Item} item @param {Event} [event] */
+  /** Mark read (as clicked) and follow the link. @param {Item} item @param {Event} [event] */
   #open(item, event) {
     const url = safeUrl(item.url);
     // keepalive: navigating away must not cut the request short.
-    if (!item.read) this.client?.markRead(item.id, Boolean(url)).catch(report);
+    // A click, also on a read item: the product's backend hears `clicked` (webhooks).
+    this.client?.markRead(item.id, Boolean(url), true).catch(report);
     this.#toasts.dismiss(item.id);
     // A click on a real link navigates by itself.
     if (url && !(event?.target instanceof Element && event.target.closest('a'))) location.assign(url);

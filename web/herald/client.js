@@ -84,9 +84,9 @@ export class HeraldClient extends EventTarget {
     }
   }
 
-  /** The badge shows only counts the server gave. @param {string} id @param {boolean} [keepalive] */
-  async markRead(id, keepalive = false) {
-    const { unreadCount } = await this.#api.markRead(id, keepalive);
+  /** The badge shows only counts the server gave. @param {string} id @param {boolean} [keepalive] @param {boolean} [click] */
+  async markRead(id, keepalive = false, click = false) {
+    const { unreadCount } = await this.#api.markRead(id, keepalive, click);
     this.#applyRead(this.store.markRead([id]), unreadCount, false);
   }
 

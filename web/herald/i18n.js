@@ -19,6 +19,9 @@ const EN_TABLE = {
   digest: { one: '# new notification', other: '# new notifications' },
   others: { one: '# other', other: '# others' }, count: { one: '# notification', other: '# notifications' },
   and: '$1 and $2', details: 'Details', hide: 'Hide', showWho: 'Show who: ', hideWho: 'Hide who: ',
+  pause1h: 'Pause 1 hour', pauseTomorrow: 'Pause until tomorrow', resume: 'Resume', quietDaily: 'Quiet hours, every day',
+  on: 'On', from: 'From', to: 'To', noCategories: 'No categories yet.', alwaysOn: '(always on)', quietUntil: 'Quiet until ',
+  notificationsOn: 'Notifications on', inApp: 'In-app', push: 'Push', mobile: 'Mobile',
   markRead: 'Mark read', markReadOf: 'Mark read: ', dismiss: 'Dismiss: ', urgent: 'Urgent: ', high: 'Important: ',
 };
 /** Shipped in ./locales/<lang>.json; a table with `"dir": "rtl"` lays out right to left. */

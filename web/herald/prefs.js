@@ -1,4 +1,5 @@
 /** The bell's preferences: pause, quiet hours every day, channels per category (docs/preferences.md). */
+import { EN } from './i18n.js';
 import { el } from './list.js';
 import { request } from './presence.js';
 
@@ -8,7 +9,7 @@ import { request } from './presence.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 /** What each checkbox sets: the mobile one covers both phone channels. */
-const CHANNELS = { 'In-app': ['inApp'], Push: ['webPush'], Mobile: ['fcm', 'apns'] };
+const CHANNELS = { inApp: ['inApp'], push: ['webPush'], mobile: ['fcm', 'apns'] };
 const CSS = `.prefsbox{padding:.5rem .75rem;border-bottom:1px solid var(--line)}.prefsbox h3{margin:0;font-size:14px}
 .prefsbox p{margin:.25rem 0;color:var(--muted)}.prefsbox fieldset{display:flex;flex-wrap:wrap;gap:0 .75rem;margin:.5rem 0 0;
 padding:0;border:0}.prefsbox legend{padding:0;font-weight:600}.prefsbox button{margin:.25rem .25rem 0 0}`;
@@ -16,6 +17,8 @@ padding:0;border:0}.prefsbox legend{padding:0;font-weight:600}.prefsbox button{m
 export class Prefs {
   /** @type {View | null} */
   view = null;
+  /** The bell's language (i18n.js). */
+  s = EN;
 
   /** @param {HTMLElement} box @param {() => import('./api.js').Api | undefined} api */
   constructor(box, api) {
@@ -34,8 +37,8 @@ export class Prefs {
   /** @param {View} view */
   #render(view) {
     this.view = view;
-    const box = this.box;
-    box.replaceChildren(Object.assign(document.createElement('style'), { textContent: CSS }), el('h3', '', 'Preferences'),
+    const { box, s } = this;
+    box.replaceChildren(Object.assign(document.createElement('style'), { textContent: CSS }), el('h3', '', s.t('prefs')),
       (this.status = el('p', '', '')));
     this.#status();
     /** @param {string} text @param {() => Date | null} until */
@@ -45,23 +48,23 @@ export class Prefs {
       b.onclick = () => this.#save(until());
       box.append(b);
     };
-    pause('Pause 1 hour', () => new Date(Date.now() + 3600e3));
-    pause('Pause until tomorrow', () => {
+    pause(s.t('pause1h'), () => new Date(Date.now() + 3600e3));
+    pause(s.t('pauseTomorrow'), () => {
       const d = new Date();
       d.setDate(d.getDate() + 1);
       d.setHours(8, 0, 0, 0);
       return d;
     });
-    pause('Resume', () => null);
+    pause(s.t('resume'), () => null);
     const quiet = view.quietHours[0];
-    const hours = this.#group('Quiet hours, every day');
-    hours.append(this.#check('On', !!quiet, 'q'), this.#time('From', quiet?.start ?? '22:00', 'qs'),
-      this.#time('To', quiet?.end ?? '07:00', 'qe'));
-    if (!view.effective.length) box.append(el('p', '', 'No categories yet.'));
+    const hours = this.#group(s.t('quietDaily'));
+    hours.append(this.#check(s.t('on'), !!quiet, 'q'), this.#time(s.t('from'), quiet?.start ?? '22:00', 'qs'),
+      this.#time(s.t('to'), quiet?.end ?? '07:00', 'qe'));
+    if (!view.effective.length) box.append(el('p', '', s.t('noCategories')));
     for (const { category, critical, channels } of view.effective) {
-      const group = this.#group(critical ? `${category} (always on)` : category);
-      for (const [label, names] of Object.entries(CHANNELS)) {
-        const box = this.#check(label, names.some((n) => channels[n]), label);
+      const group = this.#group(critical ? `${category} ${s.t('alwaysOn')}` : category);
+      for (const [key, names] of Object.entries(CHANNELS)) {
+        const box = this.#check(s.t(key), names.some((n) => channels[n]), key);
         box.querySelector('input')?.toggleAttribute('disabled', critical);
         box.dataset.category = category;
         group.append(box);
@@ -72,8 +75,8 @@ export class Prefs {
   #status() {
     const until = this.view?.quietUntil;
     /** @type {HTMLElement} */ (this.status).textContent = until
-      ? `Quiet until ${new Date(until).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' })}`
-      : 'Notifications on';
+      ? this.s.t('quietUntil') + new Date(until).toLocaleString(this.s.lang, { weekday: 'short', hour: '2-digit', minute: '2-digit' })
+      : this.s.t('notificationsOn');
   }
 
   /** @param {string} legend */

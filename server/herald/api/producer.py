@@ -71,12 +71,14 @@ class ProducerController(Controller):
         """Retract a notification: its items leave every inbox, every open list and every shown notification."""
         if "\x00" in notification_id:
             raise not_found("No such notification, or it was already retracted.")
+        await services(request).publisher.check_rate(producer)  # each retract writes to every recipient's inbox
         return RetractResponse(await services(request).retractions.by_notification(notification_id))
 
     @post("/retract", status_code=200, guards=[json_body], raises=[NotFoundException])
     async def retract_by_key(self, request: Request, data: RetractRequest, producer: str) -> RetractResponse:
         """Retract each targeted user's item with this replace key, everywhere it appeared."""
         check_retract(data)
+        await services(request).publisher.check_rate(producer)
         return RetractResponse(await services(request).retractions.by_replace_key(data.replace_key, data.to))
 
     @post("/tokens", status_code=200, guards=[json_body])

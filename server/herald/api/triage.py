@@ -133,6 +133,11 @@ class TriageController(Controller):
         return UnreadCount(await services(request).triage.change(
             user_id, StateChange(snoozed_until=data.until), ids=[item_id]))
 
+    @post("/{item_id:str}/click", status_code=200, raises=[NotFoundException])
+    async def click(self, request: Request, user_id: str, item_id: ItemId) -> UnreadCount:
+        """The user opened the item: marked read and seen, and a ``clicked`` webhook to the backend."""
+        return UnreadCount(await services(request).triage.click(user_id, item_id))
+
     @post("/{item_id:str}/actions/{action_id:str}", status_code=200, raises=[NotFoundException])
     async def act(self, request: Request, user_id: str, item_id: ItemId,
                   action_id: Annotated[str, Parameter(max_length=64)]) -> UnreadCount:

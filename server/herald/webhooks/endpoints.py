@@ -24,7 +24,7 @@ from herald.wire import new_id, now_ms
 
 # ``action`` and ``archived`` are emitted by the features that make them (inbox triage);
 # ``clicked`` is not listed: no client reports clicks today (a click marks the item read: ``read``).
-EVENTS = ("delivered", "read", "push.failed", "action", "archived")
+EVENTS = ("delivered", "read", "clicked", "push.failed", "action", "archived")
 MAX_ENDPOINTS_PER_PRODUCER = 10
 RECENT_ATTEMPTS = 20
 
