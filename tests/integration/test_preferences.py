@@ -111,7 +111,8 @@ def test_presence_reports_are_checked(server: HeraldServer, user_id: str) -> Non
                     headers=auth(server, user_id))
     assert ok.status_code == 204, ok.text
     for body in ({"client": "", "visible": True}, {"client": "a/b", "visible": True},
-                 {"client": "x" * 65, "visible": True}, {"client": "t", "visible": "yes"}, {"visible": True}):
+                 {"client": "x" * 65, "visible": True}, {"client": "t", "visible": "yes"}, {"client": "t", "visible": 0},
+                 {"visible": True}):
         answer = httpx.post(server.url + "/api/presence", json=body, headers=auth(server, user_id))
         assert answer.status_code == 400, (body, answer.text)
     assert httpx.post(server.url + "/api/presence", json={"client": "t", "visible": True}).status_code == 401

@@ -167,4 +167,10 @@ class PreferencesController(Controller):
       tags=["preferences"])
 async def report_presence(request: Request, user_id: str, data: PresenceBody) -> None:
     """This tab's page visibility: while one is visible, new items raise no push and no system notification."""
+    # Litestar converts bodies leniently (0 becomes false); a visibility given as a number is a client bug,
+    # and a 400 says so rather than reading it as "hidden".
+    try:
+        data = msgspec.json.decode(await request.body(), type=PresenceBody)
+    except msgspec.ValidationError as exc:
+        raise invalid_request(f"Invalid presence report: {exc}.") from None
     await services(request).preferences.visibility.report(user_id, data.client, data.visible)
