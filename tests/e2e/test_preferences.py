@@ -5,23 +5,14 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Callable
 
 import httpx
-import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from tests.e2e.center import Center, recording_context, send, serious_violations, shown, sign_in
 from tests.fake_push_service import FakePushService, FakeSubscription
 from tests.herald_server import HeraldServer
-
-
-@pytest.fixture(scope="module")
-def push_service(web_server: HeraldServer) -> Iterator[FakePushService]:
-    service = FakePushService().start()
-    service.vapid_public_key = httpx.get(web_server.url + "/api/push/vapid-public-key").json()["publicKey"]
-    yield service
-    service.stop()
 
 
 def auth(server: HeraldServer, user_id: str) -> dict[str, str]:
