@@ -22,12 +22,14 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
-MAX_WATCHERS = 5  # client ids named in one event: enough to tell "another tab" from "this tab"
+from redis.exceptions import RedisError
 
 from herald.fanout.base import Fanout
 from herald.wire import now_ms
 
 log = logging.getLogger("herald.presence")
+
+MAX_WATCHERS = 5  # client ids named in one event: enough to tell "another tab" from "this tab"
 
 
 class Visibility:
@@ -45,13 +47,17 @@ class Visibility:
         now = now_ms()
         if self._redis is not None:
             key = f"herald:visible:{user_id}"
-            async with self._redis.pipeline(transaction=False) as pipe:
-                if visible:
-                    pipe.hset(key, client_id, now + self.ttl_ms)
-                    pipe.pexpire(key, self.ttl_ms)
-                else:
-                    pipe.hdel(key, client_id)
-                await pipe.execute()
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    if visible:
+                        pipe.hset(key, client_id, now + self.ttl_ms)
+                        pipe.pexpire(key, self.ttl_ms)
+                    else:
+                        pipe.hdel(key, client_id)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                # Best effort, as the lookup is: a lost report only means a push the user did not need.
+                log.warning("presence report for %s not stored (Redis: %s)", user_id, exc)
             return
         clients = self._local.setdefault(user_id, {})
         # Drop what expired, so a user's map stays as small as their open tabs.

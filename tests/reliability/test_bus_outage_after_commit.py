@@ -73,3 +73,21 @@ async def test_a_read_made_during_the_outage_reaches_the_other_tab_when_redis_is
         redis_server.start()  # same port: the node re-subscribes and its connections re-read the inbox
         read = await tab.until("read", timeout=30)
     assert read.data["ids"] == [item] and read.data["unreadCount"] == 0
+
+
+def test_triage_clicks_and_presence_with_redis_down_answer_and_keep_the_change(
+        node: HeraldServer, redis_server: RedisServer) -> None:
+    user = "triager"
+    headers = {"Authorization": f"Bearer {node.token(user)}"}
+    first, second = (node.publish(to={"users": [user]}, type="t", title=f"n{i}")["id"] for i in range(2))
+    redis_server.stop()
+    archived = httpx.post(f"{node.url}/api/notifications/{first}/archive", headers=headers, timeout=30)
+    assert (archived.status_code, archived.json()) == (200, {"unreadCount": 1})
+    clicked = httpx.post(f"{node.url}/api/notifications/{second}/click", headers=headers, timeout=30)
+    assert (clicked.status_code, clicked.json()) == (200, {"unreadCount": 0})
+    # Presence only spares a push: a report Redis cannot store is accepted, not a 500.
+    seen = httpx.post(f"{node.url}/api/presence", json={"client": "tab-1", "visible": True}, headers=headers, timeout=30)
+    assert seen.status_code == 204, seen.text
+    page = httpx.get(f"{node.url}/api/notifications", params={"archived": "true"}, headers=headers, timeout=30).json()
+    assert [item["id"] for item in page["items"]] == [first], "the archive is committed"
+    assert "Traceback" not in node.log_path.read_text()
