@@ -5,13 +5,13 @@ remembers the highest pruned sequence per user, see inbox.py).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from herald.inbox import Inbox
 from herald.metrics import Metrics
 from herald.publish import Publisher
+from herald.tasks import repeat
 from herald.wire import now_ms
 
 if TYPE_CHECKING:
@@ -40,10 +40,4 @@ class Retention:
         return removed
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.prune_once()
-            except Exception:  # noqa: BLE001 - retried next round; a failed prune only delays deletion
-                self.metrics.database_errors.labels("prune").inc()
-                log.exception("retention prune failed")
-            await asyncio.sleep(self.interval_seconds)
+        await repeat("retention prune", self.prune_once, self.interval_seconds, self.metrics.database_errors.labels("prune").inc)

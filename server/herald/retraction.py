@@ -19,7 +19,6 @@ returned. Readers never see an expired item even before the sweep
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -34,6 +33,7 @@ from herald.inbox import UNREAD, Inbox, InboxWrite
 from herald.metrics import Metrics
 from herald.models import inbox_items, notifications, users
 from herald.publish import Publisher
+from herald.tasks import repeat
 from herald.wire import Target, encoder, now_ms
 
 log = logging.getLogger("herald.retraction")
@@ -104,13 +104,7 @@ class Retractions:
         return removed
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.expire_once()
-            except Exception:  # noqa: BLE001 - retried next round; readers already skip expired items
-                self.metrics.database_errors.labels("expire").inc()
-                log.exception("expiry sweep failed")
-            await asyncio.sleep(self.sweep_interval_seconds)
+        await repeat("expiry sweep", self.expire_once, self.sweep_interval_seconds, self.metrics.database_errors.labels("expire").inc)
 
     async def _remove(self, conn: AsyncConnection, where: Any, reason: str, now: int) -> list[InboxWrite]:
         """Delete the items ``where`` selects and record one ``retract`` change per user, in the caller's transaction.

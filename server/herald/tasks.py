@@ -65,6 +65,22 @@ async def drain_queue(what: str, run_once: Callable[[], Awaitable[int]], next_du
         await wait_event(wake, delay)
 
 
+async def repeat(what: str, run_once: Callable[[], Awaitable[Any]], seconds: float,
+                 failed: Callable[[], None] | None = None) -> None:
+    """Run ``run_once`` every ``seconds`` until cancelled (the sweeps: retention, expiry, snooze).
+
+    A failing round is logged, and counted by ``failed``, never the loop's end: the next round retries.
+    """
+    while True:
+        try:
+            await run_once()
+        except Exception:  # noqa: BLE001 - retried next round
+            if failed is not None:
+                failed()
+            log.exception("%s failed", what)
+        await asyncio.sleep(seconds)
+
+
 def seconds_until(due_ms: int | None, now_ms: int, idle_seconds: float) -> float:
     """How long a worker sleeps before the next due row: never past ``idle_seconds``, so rows that
     another node queued are found at least that often, and never below zero."""

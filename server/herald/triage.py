@@ -17,7 +17,6 @@ narrow the list, the bulk operations and the counts alike.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from herald.errors import invalid_request, not_found
 from herald.inbox import UNREAD, Inbox
 from herald.metrics import Metrics
 from herald.models import inbox_items, notifications, users
+from herald.tasks import repeat
 from herald.wire import encoder, now_ms
 
 if TYPE_CHECKING:
@@ -229,13 +229,7 @@ class Triage:
                 return woken
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.wake_once()
-            except Exception:  # noqa: BLE001 - retried next round; the items stay snoozed meanwhile
-                self.metrics.database_errors.labels("snooze").inc()
-                log.exception("snooze sweep failed")
-            await asyncio.sleep(self.sweep_interval_seconds)
+        await repeat("snooze sweep", self.wake_once, self.sweep_interval_seconds, self.metrics.database_errors.labels("snooze").inc)
 
     @staticmethod
     async def _check_action(conn: AsyncConnection, notification_id: str, action: str) -> None:

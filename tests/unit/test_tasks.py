@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from herald.tasks import cancel, drain_queue, seconds_until
+from herald.tasks import cancel, drain_queue, repeat, seconds_until
 
 
 class Rounds:
@@ -78,3 +78,20 @@ def test_the_sleep_is_until_the_next_due_row_within_the_idle_poll() -> None:
     assert seconds_until(3_500, 1_000, 5.0) == 2.5
     assert seconds_until(60_000, 1_000, 5.0) == 5.0  # another node may queue sooner rows meanwhile
     assert seconds_until(500, 1_000, 5.0) == 0.0  # overdue: at once, never a negative sleep
+
+
+async def test_a_sweep_repeats_and_a_failing_round_is_counted_logged_and_retried(caplog: pytest.LogCaptureFixture) -> None:
+    rounds, failures = [], []
+
+    async def sweep() -> None:
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            raise RuntimeError("the database went away")
+
+    task = asyncio.create_task(repeat("test sweep", sweep, 0.01, lambda: failures.append(1)))
+    async with asyncio.timeout(2):
+        while len(rounds) < 3:
+            await asyncio.sleep(0.005)
+    await cancel([task])
+    assert failures == [1] and "test sweep failed" in caplog.text
+    assert task.cancelled()
