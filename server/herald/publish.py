@@ -135,13 +135,7 @@ class Publisher:
                     raise
                 self.metrics.idempotent_replays.inc()
                 return earlier
-            self.metrics.publishes.labels(_target_kind(request)).inc()
-            self.metrics.inbox_writes.inc(len(deliveries))
-            pushes = await self._fan_out(deliveries, accepted, response.id, silent=request.silent,
-                                         expires_at=expiry_ms(request, int(accepted * 1000)),
-                                         category=category_of(request.category, request.type))
-            if self.recorder is not None:
-                self.recorder.record(response.id, deliveries, pushes)
+            await self._committed(request, response, deliveries, accepted)
             return response
 
     async def publish_due(self, claim: Claim) -> PublishResponse | None:
@@ -159,15 +153,20 @@ class Publisher:
                     return None
                 request, producer, notification_id = claimed
                 response, deliveries = await self._persist(request, producer, notification_id, conn)
-            self.metrics.publishes.labels(_target_kind(request)).inc()
-            self.metrics.inbox_writes.inc(len(deliveries))
             # Silent and expiring publishes keep their rules when they were scheduled: ttlSeconds runs from now.
-            pushes = await self._fan_out(deliveries, accepted, response.id, silent=request.silent,
-                                         expires_at=expiry_ms(request, int(accepted * 1000)),
-                                         category=category_of(request.category, request.type))
-            if self.recorder is not None:
-                self.recorder.record(response.id, deliveries, pushes)
+            await self._committed(request, response, deliveries, accepted)
             return response
+
+    async def _committed(self, request: PublishRequest, response: PublishResponse, deliveries: list[InboxWrite],
+                         accepted: float) -> None:
+        """After the commit of a publish, now or at its scheduled time: count it, fan it out, record it."""
+        self.metrics.publishes.labels(_target_kind(request)).inc()
+        self.metrics.inbox_writes.inc(len(deliveries))
+        pushes = await self._fan_out(deliveries, accepted, response.id, silent=request.silent,
+                                     expires_at=expiry_ms(request, int(accepted * 1000)),
+                                     category=category_of(request.category, request.type))
+        if self.recorder is not None:
+            self.recorder.record(response.id, deliveries, pushes)
 
     async def publish_live(self, request: PublishRequest) -> PublishResponse:
         """A live channel event: straight to the bus, kept nowhere. 503 when the bus cannot take it."""
