@@ -42,7 +42,9 @@ HERALD_VARIANTS = {"herald": ("sse", "all"), "herald_live": ("sse", "channel"),
                    "herald_ws": ("websocket", "all"), "herald_ws_live": ("websocket", "channel"),
                    "herald_redis": ("sse", "all"), "herald_live_redis": ("sse", "channel")}
 REDIS_URL = os.environ.get("HERALD_BENCH_REDIS", "redis://127.0.0.1:6379/15")
-SERVERS = (*HERALD_VARIANTS, "node_raw_sse", "litestar_naive", "sse_starlette", "uvloop_raw_sse")
+# Peers over WebSocket speak the WebSocket peer protocol (shared/bench/fanout_probe_ws.py).
+WEBSOCKET_PEERS = {"node_ws": "node_ws.js", "websockets_peer": "websockets_peer.py"}
+SERVERS = (*HERALD_VARIANTS, "node_raw_sse", "litestar_naive", "sse_starlette", "uvloop_raw_sse", *WEBSOCKET_PEERS)
 UVICORN_PEERS = {"litestar_naive": "litestar_naive_app:app", "sse_starlette": "sse_starlette_app:app"}
 
 
@@ -139,10 +141,11 @@ def herald_server(logs: Path, database: str, postgres_admin_url: str, redis: boo
 
 def peer_server(name: str, peers: Path, logs: Path) -> Server:
     port = str(free_port())
-    if name == "node_raw_sse":
-        command = ["node", str(peers / "node_raw_sse.js"), port]
-    elif name == "uvloop_raw_sse":
-        command = [sys.executable, str(peers / "uvloop_raw_sse.py"), port]
+    if name in ("node_raw_sse", "node_ws"):
+        # node_ws needs the vendored `ws` package: node resolves it from peers/node_modules.
+        command = ["node", str(peers / f"{name}.js"), port]
+    elif name in ("uvloop_raw_sse", "websockets_peer"):
+        command = [sys.executable, str(peers / f"{name}.py"), port]
     else:
         command = [sys.executable, "-m", "uvicorn", UVICORN_PEERS[name], "--app-dir", str(peers), "--port", port,
                    "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
@@ -162,7 +165,7 @@ def run_bench(server: Server, connections: int, args: argparse.Namespace) -> dic
         command += ["--target", "herald", "--api-key", server.api_key, "--audience", audience,
                     "--transport", transport, "--secret", server.secret]
     else:
-        command += ["--target", "peer"]
+        command += ["--target", "peer", "--transport", "websocket" if server.name in WEBSOCKET_PEERS else "sse"]
     if args.processes:
         command += ["--processes", str(args.processes)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout * (args.broadcasts + 2) + 600)

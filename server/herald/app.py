@@ -76,7 +76,8 @@ def create_app(settings: Settings) -> Litestar:
 
 
 class HeraldApp(Litestar):
-    """Litestar, plus the server's own ``send`` kept in the scope for the SSE fast path (delivery/sse.py),
+    """Litestar, plus the server's own ``send`` kept in the scope for the fast paths (delivery/sse.py,
+    delivery/websocket_sinks.py),
     and the request id (logs.py) around everything, routed or not.
 
     Litestar's middleware wraps ``send``; the stream needs the server's to reach its transport.
@@ -87,7 +88,7 @@ class HeraldApp(Litestar):
         self._outer = RequestIdMiddleware(super().__call__)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        if scope["type"] != "lifespan":
             scope[RAW_SEND] = send
         await self._outer(scope, receive, send)
 

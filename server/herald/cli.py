@@ -143,9 +143,14 @@ def _serve(settings: Settings, workers: int) -> int:
             # the client address is what the per-address connection limit buckets by.
             forwarded_allow_ips=[str(ipaddress.ip_network(p, strict=False)) for p in settings.trusted_proxies],
             timeout_graceful_shutdown=3,
-            # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s. A client message is
-            # at most 500 ids, so the request body limit bounds it too (uvicorn's default is 16 MiB).
-            ws_ping_interval=30, ws_ping_timeout=10, ws_max_size=settings.max_body_bytes,
+            # WebSocket liveness: a ping every 30 s, dead without a pong within 10 s (the socket sink keeps
+            # these once it owns the socket). A client message is at most 500 ids, so the request body
+            # limit bounds it too (uvicorn's default is 16 MiB).
+            ws_ping_interval=settings.websocket_ping_seconds, ws_ping_timeout=settings.websocket_pong_timeout_seconds,
+            ws_max_size=settings.max_body_bytes,
+            # No permessage-deflate: its state is per socket, so no frame could be framed once for all
+            # (delivery/websocket_sinks.py); Herald's messages are small JSON, as Node ws decides by default.
+            ws_per_message_deflate=False,
         )
     finally:
         if metrics_dir:

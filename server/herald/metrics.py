@@ -51,6 +51,10 @@ class Metrics:
         self.reconnects = Counter(
             "herald_reconnects", "Connections admitted that resume from a cursor (a subset of herald_connects)",
             ["transport"], registry=r)
+        self.direct = Counter(
+            "herald_direct_connections", "Connections served off the ASGI path once open, by the fast path "
+            "(delivery/direct.py); below herald_connects under a server other than herald serve",
+            ["transport"], registry=r)
         self.deliveries = Counter(
             "herald_deliveries", "Frames written to subscriber connections", ["transport"], registry=r)
         self.overflows = Counter(

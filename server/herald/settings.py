@@ -113,6 +113,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     header_timeout_seconds: float = 10.0
     """Longest a client may take to send a request's head; a half-open connection is closed after it (408)."""
 
+    websocket_ping_seconds: float = 30.0
+    """How often a WebSocket is pinged (RFC 6455 ping frames, beside the application's heartbeats)."""
+
+    websocket_pong_timeout_seconds: float = 10.0
+    """A WebSocket that has not answered a ping within this is closed (1011): a dead peer, a stale NAT entry."""
+
     idempotency_seconds: int = 24 * 3600
     """How long an ``idempotencyKey`` answers with the first response."""
 
@@ -227,7 +233,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """``json``: one JSON object per line (for log shippers); ``text``: readable lines for development."""
 
     access_log: bool = True
-    """Log one line per HTTP request (method, path, status, request id)."""
+    """Log one line per HTTP request (method, path, status, request id) and per WebSocket handshake."""
 
     # Log consumers (herald.consume, docs/consumers.md): each source is on when its address is set.
 
@@ -337,7 +343,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
 def _check(settings: Settings) -> Settings:
     positive = ("heartbeat_seconds", "retention_seconds", "group_window_seconds", "connection_queue_limit",
                 "token_ttl_seconds", "session_ttl_seconds", "max_body_bytes", "max_header_bytes",
-                "header_timeout_seconds", "prune_interval_seconds", "schedule_poll_seconds",
+                "header_timeout_seconds", "websocket_ping_seconds", "websocket_pong_timeout_seconds",
+                "prune_interval_seconds", "schedule_poll_seconds",
                 "expiry_sweep_seconds", "quiet_sweep_seconds", "presence_ttl_seconds",
                 "gap_fill_seconds", "retry_milliseconds", "connection_writes_per_second", "connections_per_user")
     for name in positive:

@@ -42,3 +42,24 @@ def test_records_made_while_serving_a_request_carry_its_id() -> None:
     assert line.request_id == "req-42"  # type: ignore[attr-defined]
 
 
+
+
+def test_with_the_access_log_off_uvicorns_line_per_websocket_handshake_is_dropped_and_its_errors_kept() -> None:
+    from logging.config import dictConfig
+
+    from herald.logs import uvicorn_log_config
+    from herald.settings import load_settings
+
+    logger = logging.getLogger("uvicorn.error")
+    handshake = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+                                  ("127.0.0.1:5000", "/api/notifications/ws"), None)
+    failure = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application", (), None)
+    try:
+        dictConfig(uvicorn_log_config(load_settings({"HERALD_ACCESS_LOG": "false"})))
+        assert not logger.filter(handshake)
+        assert logger.filter(failure)
+        logger.filters.clear()  # dictConfig adds filters, it never removes one: as a fresh process would start
+        dictConfig(uvicorn_log_config(load_settings({"HERALD_ACCESS_LOG": "true"})))
+        assert logger.filter(handshake), "an access log that is on logs handshakes too"
+    finally:
+        logger.filters.clear()

@@ -1,6 +1,7 @@
 """The WebSocket route: accept, admit, authenticate, resume, then the client's messages until it leaves.
 
-The protocol itself (frames, close codes, message types) is ``herald.delivery.websocket``.
+The protocol itself (frames, close codes, message types) is ``herald.delivery.websocket``; under
+``herald serve`` the socket then leaves the ASGI path (``delivery.websocket_sinks.SocketSink``).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from herald.delivery.websocket import (
     CLOSE_RATE_LIMITED,
     CLOSE_UNAUTHORIZED,
     FIRST_MESSAGE_SECONDS,
+    FRAMED_WS_ENCODER,
     WS_ENCODER,
     Ack,
     Ping,
@@ -28,9 +30,10 @@ from herald.delivery.websocket import (
     Resume,
     Subscribe,
     Unsubscribe,
-    WebSocketSink,
     decode_client_message,
 )
+from herald.delivery.websocket_sinks import Reply, SocketSink, WebSocketSink
+from herald.delivery.sse import RAW_SEND
 from herald.errors import HeraldError
 from herald.services import Services
 from herald.wire import parse_channels, parse_cursor
@@ -67,38 +70,84 @@ async def notifications_ws(socket: WebSocket, refusal: Refusal | None) -> None:
     except WebSocketDisconnect:
         return
     s.admission.opened("websocket", resume is not None)
+    raw_send = socket.scope.get(RAW_SEND)  # type: ignore[call-overload]
+    direct = SocketSink.take_over(raw_send) if raw_send is not None else None
+    if direct is not None:
+        try:
+            conn = await s.gateway.open(user_id, resume, FRAMED_WS_ENCODER, direct, "websocket", channels)
+        except BaseException:
+            direct.close()  # uvicorn no longer owns the socket: closing it is the sink's to do
+            raise
+        if conn is not None:
+            direct.serve(ClientMessages(s, conn).answer)  # the sink reads and writes from here; this task ends
+        return
     sink = WebSocketSink(socket)
     conn = await s.gateway.open(user_id, resume, WS_ENCODER, sink, "websocket", channels)
     if conn is not None:
-        await _handle_client(s, socket, sink, conn)  # until the client leaves; the gateway writes meanwhile
+        await _handle_client(socket, sink, ClientMessages(s, conn))  # until the client leaves
 
 
-async def _handle_client(s: Services, socket: WebSocket, sink: WebSocketSink, conn: Connection) -> None:
-    """Client-to-server messages; a bad one gets an ``error`` message, never a dropped connection."""
+class ClientMessages:
+    """What the client says after ``resume``; a bad message gets an ``error`` message, never a dropped socket.
+
+    ``answer`` returns the reply at once when no I/O is needed (the common case: pings, acks,
+    channels), or a coroutine for the one message that needs the database (reads), so that a
+    socket the sink owns runs a task only while a read is stored.
+    """
+
+    __slots__ = ("_s", "_conn")
+
+    def __init__(self, s: Services, conn: Connection) -> None:
+        self._s, self._conn = s, conn
+
+    def answer(self, data: bytes | str) -> Reply:
+        s, conn = self._s, self._conn
+        try:
+            message = decode_client_message(data)
+            if isinstance(message, Read):
+                return self._read(message.ids)
+            if isinstance(message, ReadAll):
+                return self._read(None)
+            if isinstance(message, Subscribe):
+                s.gateway.join(conn, parse_channels(message.channels))
+            elif isinstance(message, Unsubscribe):
+                s.gateway.leave(conn, message.channels)
+            elif isinstance(message, Ping):
+                return PONG
+            elif isinstance(message, Ack):
+                s.receipts.record(conn.user_id, message.ids, "websocket")
+            else:
+                raise msgspec.ValidationError("resume is only allowed as the first message")
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return _error("invalid_request", _reason(exc))
+        except HeraldError as exc:
+            return _error(exc.code, exc.message)
+        return None
+
+    async def _read(self, ids: list[str] | None) -> bytes | None:
+        try:
+            await self._s.publisher.publish_read(self._conn.user_id, ids)
+        except HeraldError as exc:
+            return _error(exc.code, exc.message)
+        return None
+
+
+PONG = b'{"type":"pong"}'
+
+
+def _error(code: str, message: str) -> bytes:
+    return msgspec.json.encode({"type": "error", "error": code, "message": message})
+
+
+async def _handle_client(socket: WebSocket, sink: WebSocketSink, messages: ClientMessages) -> None:
+    """The plain-ASGI path: the client's messages, one after the other, until it leaves."""
     try:
         while not sink.closed:
-            text = await socket.receive_text()
-            try:
-                message = decode_client_message(text)
-                if isinstance(message, Read):
-                    await s.publisher.publish_read(conn.user_id, message.ids)
-                elif isinstance(message, ReadAll):
-                    await s.publisher.publish_read(conn.user_id, None)
-                elif isinstance(message, Subscribe):
-                    s.gateway.join(conn, parse_channels(message.channels))
-                elif isinstance(message, Unsubscribe):
-                    s.gateway.leave(conn, message.channels)
-                elif isinstance(message, Ping):
-                    await socket.send_text('{"type":"pong"}')
-                elif isinstance(message, Ack):
-                    s.receipts.record(conn.user_id, message.ids, "websocket")
-                else:
-                    raise msgspec.ValidationError("resume is only allowed as the first message")
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                await socket.send_text(msgspec.json.encode({"type": "error", "error": "invalid_request",
-                                                            "message": _reason(exc)}))
-            except HeraldError as exc:
-                await socket.send_text(msgspec.json.encode({"type": "error", "error": exc.code, "message": exc.message}))
+            reply = messages.answer(await socket.receive_text())
+            if reply is not None and not isinstance(reply, bytes):
+                reply = await reply
+            if reply is not None:
+                await socket.send_text(reply.decode())
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:

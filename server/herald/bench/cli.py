@@ -37,7 +37,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                              "{\"to\": {\"all\": true}} (one publish; only on a dedicated fresh server), "
                              "or a live channel every stream joins (\"persist\": false: the fan-out alone)")
     parser.add_argument("--transport", choices=("sse", "websocket"), default="sse",
-                        help="herald: the stream transport (default sse)")
+                        help="the stream transport, of Herald or of a peer (the WebSocket peer protocol of shared/bench/fanout_probe_ws.py; default sse)")
     parser.add_argument("--secret", default="",
                         help="herald: the server's HERALD_SECRET, to mint subscriber tokens here instead of one "
                              "POST /api/tokens each (for big runs; users are made known through the bench groups)")

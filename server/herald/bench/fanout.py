@@ -139,9 +139,7 @@ async def measure_fanout(args: argparse.Namespace) -> dict[str, Any]:
     if args.target == "herald":
         target: HeraldTarget | PeerTarget = HeraldTarget(args.url, args.api_key, args.audience, args.transport, args.secret)
     else:
-        if args.transport != "sse":
-            raise BenchError("peers speak SSE only (--transport sse)")
-        target = PeerTarget(args.url)
+        target = PeerTarget(args.url, args.transport)
     processes, sources = plan(args, target.host)
     started = time.perf_counter()
     requests = await target.setup(args.connections, users)
@@ -151,7 +149,7 @@ async def measure_fanout(args: argparse.Namespace) -> dict[str, Any]:
         print(f"herald bench: no process {args.server_pid} here: server memory is not reported", file=sys.stderr)
     broadcasts = 0 if args.rate else args.broadcasts
     configs = [{"host": target.host, "port": target.port, "kind": target.kind, "broadcasts": broadcasts,
-                "hello": target.hello,
+                "hello": target.hello, "websocket": args.transport == "websocket",
                 "requests": requests[w::processes], "sources": sources[w % len(sources):] + sources[:w % len(sources)]
                 if sources else [], "concurrency": args.connect_concurrency, "timeout": args.connect_timeout}
                for w in range(processes)]

@@ -76,10 +76,14 @@ class Stream(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            # 101 Switching Protocols: say which cursor and channels, then read frames.
+            # 101 Switching Protocols: Herald is told which cursor and channels, and says "ready";
+            # a peer is open now.
             self.ws = True
-            self.awaiting_ready = True
-            self.transport.write(self.load.hello)  # type: ignore[union-attr]
+            if self.load.kind == "herald":
+                self.awaiting_ready = True
+                self.transport.write(self.load.hello)  # type: ignore[union-attr]
+            elif not self.opened.done():
+                self.opened.set_result(None)
             self._frames(data[upgrade.args[0]:])
         except httptools.HttpParserError:
             self._refuse(BadResponse())
@@ -121,7 +125,7 @@ class Stream(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
-        if status == 101 and self.load.hello:
+        if status == 101:
             return  # the upgrade: feed_data raises HttpParserUpgrade next
         if status == 200:
             # Herald answers 200 before it has subscribed the stream; "ready" says it has.
@@ -181,7 +185,8 @@ class Load:
         self.port: int = config["port"]
         self.kind: str = config["kind"]
         self.hello: bytes = config["hello"]
-        self.parse = self._parse_herald if self.kind == "herald" else self._parse_peer
+        self.parse = self._parse_herald if self.kind == "herald" else (
+            self._parse_peer_message if config.get("websocket") else self._parse_peer)
         self.received = [0] * config["broadcasts"]
         self.last_at = [0.0] * config["broadcasts"]
         self.reported = bytearray(config["broadcasts"])
@@ -217,6 +222,14 @@ class Load:
             return
         line_end = buf.find(b"\n", i, end)
         k, _, sent = buf[i + 6:end if line_end < 0 else line_end].partition(b",")
+        try:
+            self._deliver(int(k), float(sent))
+        except ValueError:
+            return
+
+    def _parse_peer_message(self, buf: bytes, start: int, end: int) -> None:
+        # The WebSocket peer protocol (shared/bench/fanout_probe_ws.py): the message is "K,T".
+        k, _, sent = buf[start:end].partition(b",")
         try:
             self._deliver(int(k), float(sent))
         except ValueError:

@@ -8,7 +8,9 @@ tool and the server must share a machine for latencies to mean anything.
 
 The peer protocol is the one of ``shared/bench/fanout_probe.py``: ``GET /events``
 is an SSE stream, ``POST /publish`` with body ``K,T`` broadcasts one event whose
-data line is ``K,T``.
+data line is ``K,T``. Over WebSocket (``fanout_probe_ws.py``): sockets open
+``/events``, and a text message ``PUBLISH K,T`` from any of them sends the text
+``K,T`` to every socket.
 """
 from __future__ import annotations
 
@@ -158,10 +160,7 @@ class HeraldTarget:
         tokens = self._mint_here(self.users) if self.secret else await self._mint(self.users)
         self.publishers = [self.client() for _ in range(max(1, len(self.groups) if self.audience == "group" else 1))]
         if self.transport == "websocket":
-            template = (f"GET {WS_PATH} HTTP/1.1\r\nHost: {self.authority}\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                        f"Sec-WebSocket-Key: {base64.b64encode(secrets.token_bytes(16)).decode()}\r\n"
-                        "Authorization: Bearer %s\r\n\r\n")
+            template = upgrade_request(WS_PATH, self.authority, "Authorization: Bearer %s\r\n").decode()
         else:
             channels = ",".join(self._channels())
             template = (f"GET {STREAM_PATH}{'?channels=' + channels if channels else ''} HTTP/1.1\r\n"
@@ -227,15 +226,18 @@ class HeraldTarget:
 
 
 class PeerTarget:
-    """A peer server speaking the probe protocol: GET /events, POST /publish "K,T"."""
+    """A peer server: over SSE the probe protocol (GET /events, POST /publish "K,T"); over WebSocket the
+    WebSocket peer protocol (ws://.../events; a client's text "PUBLISH K,T" sends "K,T" to every socket)."""
 
     kind = "peer"
     hello = b""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, transport: str = "sse") -> None:
         self.host, self.port, self.authority = split_url(url)
+        self.transport = transport
         self.connections = 0
         self.publishers: list[HttpClient] = []
+        self.socket: PeerSocket | None = None
 
     def client(self) -> HttpClient:
         return HttpClient(self.host, self.port, self.authority, {"Content-Type": "text/plain"})
@@ -243,10 +245,16 @@ class PeerTarget:
     async def setup(self, connections: int, users: int) -> list[bytes]:
         self.connections = connections
         self.publishers = [self.client()]
+        if self.transport == "websocket":
+            self.socket = await PeerSocket.open(self.host, self.port, self.authority)
+            return [upgrade_request("/events", self.authority)] * connections
         return [f"GET /events HTTP/1.1\r\nHost: {self.authority}\r\nAccept: text/event-stream\r\n\r\n".encode()] * connections
 
     async def _publish(self, client: HttpClient, k: int) -> float:
         sent = time.time()
+        if self.socket is not None:
+            self.socket.send(f"PUBLISH {k},{sent!r}".encode())
+            return sent
         status, answer = await client.request("POST", "/publish", f"{k},{sent!r}".encode())
         if not 200 <= status < 300:  # Litestar answers a POST with 201
             raise BenchError(f"POST /publish answered {status}: {answer[:300].decode(errors='replace')}")
@@ -263,3 +271,41 @@ class PeerTarget:
     async def cleanup(self) -> None:
         for publisher in self.publishers:
             publisher.close()
+        if self.socket is not None:
+            self.socket.close()
+
+
+def upgrade_request(path: str, authority: str, extra: str = "") -> bytes:
+    return (f"GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {base64.b64encode(secrets.token_bytes(16)).decode()}\r\n"
+            f"{extra}\r\n").encode()
+
+
+class PeerSocket:
+    """The publishing socket of the WebSocket peer protocol. It is a subscriber too: what it receives is read and dropped."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.drain = asyncio.ensure_future(self._discard(reader))
+
+    @classmethod
+    async def open(cls, host: str, port: int, authority: str) -> "PeerSocket":
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(upgrade_request("/events", authority))
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            writer.close()
+            raise BenchError(f"the peer refused the WebSocket upgrade: {head[:80]!r}")
+        return cls(reader, writer)
+
+    def send(self, message: bytes) -> None:
+        self.writer.write(client_frame(0x1, message))
+
+    @staticmethod
+    async def _discard(reader: asyncio.StreamReader) -> None:
+        while await reader.read(65536):
+            pass
+
+    def close(self) -> None:
+        self.drain.cancel()
+        self.writer.close()

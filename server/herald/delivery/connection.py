@@ -119,8 +119,11 @@ class Connection:
     def offer(self, event: BusEvent) -> None:
         sink = self.sink
         if event.kind == "channel":
+            # It wakes the loop itself, and only when the event must wait: a live event written
+            # at once must not start a pump per connection (that was a task per socket per event).
             self._offer_live(sink, event)
-        elif event.seq:  # in the inbox order: an item, or a change (read state) that replays like one
+            return
+        if event.seq:  # in the inbox order: an item, or a change (read state) that replays like one
             seq = event.seq
             if seq <= self.cursor or seq in self._known:
                 return

@@ -25,6 +25,7 @@ import time
 from typing import Sequence
 
 from herald.delivery.connection import Connection, Stats
+from herald.delivery.direct import DirectSink
 from herald.delivery.protocols import Encoder, Sink
 from herald.delivery.starts import StartLoader
 from herald.errors import invalid_request
@@ -134,6 +135,8 @@ class Gateway:
             return None
         conn.last_write = time.monotonic()
         conn.sink = sink
+        if isinstance(sink, DirectSink):
+            self.metrics.direct.labels(transport).inc()
         if conn.has_work():
             self.wake(conn)
         return conn

@@ -26,6 +26,7 @@ from litestar.response import Stream
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Scope, Send
 
+from herald.delivery.direct import DirectSink, nothing
 from herald.tasks import cancel
 
 
@@ -115,21 +116,10 @@ SSE_HEADERS = {
 }
 
 
-def _nothing() -> None:
-    pass
-
-
-class TransportSink(asyncio.Protocol):
+class TransportSink(DirectSink):
     """The stream's connection after the hand-over: chunks (``ChunkedSSEEncoder``) written straight to the transport."""
 
-    __slots__ = ("closed", "on_close", "_transport", "_paused", "_drained")
-
-    def __init__(self, transport: asyncio.Transport, paused: bool) -> None:
-        self.closed = False
-        self.on_close: Callable[[], None] = _nothing
-        self._transport = transport
-        self._paused = paused
-        self._drained: asyncio.Future[None] | None = None
+    __slots__ = ()
 
     @classmethod
     def take_over(cls, send: Send) -> "TransportSink | None":
@@ -156,42 +146,8 @@ class TransportSink(asyncio.Protocol):
         transport.resume_reading()  # a closed socket must reach connection_lost
         return sink
 
-    # asyncio.Protocol: what the transport tells the stream.
-    def pause_writing(self) -> None:
-        self._paused = True
-
-    def resume_writing(self) -> None:
-        self._paused = False
-        self._wake_flush()
-
     def data_received(self, data: bytes) -> None:
         pass  # nothing is read from a stream; a pipelined request behind it is never answered
-
-    def eof_received(self) -> bool:
-        return False  # the client half-closed: close, and connection_lost follows
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed:
-            self.closed = True
-            self._wake_flush()
-            self.on_close()
-
-    # Sink: what the gateway tells the stream.
-    def write(self, data: bytes) -> bool:
-        if self._paused or self.closed:
-            return False
-        self._transport.write(data)
-        return True
-
-    async def flush(self, frames: list[bytes]) -> None:
-        if self.closed:
-            return
-        # Write first, then wait: bytes already popped from the queue must reach the
-        # transport before any later direct write does.
-        self._transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
-        if self._paused and not self.closed:
-            self._drained = asyncio.get_running_loop().create_future()
-            await self._drained
 
     def close(self, reason: str = "going_away") -> None:
         """End the stream from the server's side: why (unless the client should just reconnect), the last chunk."""
@@ -201,11 +157,6 @@ class TransportSink(asyncio.Protocol):
             self._transport.close()
             self.connection_lost(None)  # closed for the gateway now: nothing more is written
 
-    def _wake_flush(self) -> None:
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-        self._drained = None
-
 
 class AsgiSink:
     """Plain ASGI: every flush is one ``http.response.body`` message; no direct writes."""
@@ -214,7 +165,7 @@ class AsgiSink:
 
     def __init__(self, send: Send) -> None:
         self.closed = False
-        self.on_close: Callable[[], None] = _nothing
+        self.on_close: Callable[[], None] = nothing
         self.ended = asyncio.Event()
         self.final = b""  # written before the end of the body when the server ends the stream
         self._send = send

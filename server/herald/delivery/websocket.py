@@ -1,7 +1,8 @@
 """WebSocket transport: the same events as the SSE stream, as JSON messages with a ``type``.
 
-This module is the protocol (frames, close codes, client messages); the route
-that accepts a socket and dispatches its messages is ``herald.api.websocket``.
+This module is the protocol (frames, close codes, client messages); where the
+frames go is ``websocket_sinks``, and the route that accepts a socket and
+answers its messages is ``herald.api.websocket``.
 
 Protocol (documented in docs/transports.md):
 
@@ -17,17 +18,14 @@ Protocol (documented in docs/transports.md):
   connections, the reason says after how many seconds), 4400-4499 mean
   "do not reconnect" until something changes (credentials, the client's code).
 
-Transport-level liveness is uvicorn's: a ping every 30 s, dead without a pong
-within 10 s (``herald serve`` configures it).
+Transport-level liveness: a ping every 30 s, dead without a pong within 10 s
+(``herald serve`` sets it; ``SocketSink`` keeps it once the socket is its own).
 """
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Callable
+from typing import Annotated
 
 import msgspec
-from litestar import WebSocket
-from litestar.exceptions import WebSocketDisconnect
 
 from herald.receipts import AckIds
 from herald.wire import MAX_CHANNELS, change_json
@@ -64,45 +62,52 @@ class WSEncoder:
         return b'{"type":"heartbeat"}'
 
 
-class WebSocketSink:
-    """One WebSocket text message per frame; no direct writes (ASGI websocket send only)."""
+class FramedWSEncoder(WSEncoder):
+    """The same messages as whole WebSocket text frames: exactly the bytes ``SocketSink`` writes.
 
-    __slots__ = ("closed", "on_close", "_socket", "_closing")
+    A live event goes to every subscriber of its channel in a row: it is framed once and the same
+    bytes are handed to each (``_last``), as ``sse.ChunkedSSEEncoder`` does for streams.
+    """
 
-    def __init__(self, socket: WebSocket) -> None:
-        self.closed = False
-        self.on_close: Callable[[], None] = lambda: None
-        self._socket = socket
-        self._closing: asyncio.Future[None] | None = None
+    __slots__ = ("_last",)
 
-    def write(self, data: bytes) -> bool:
-        return False
+    def __init__(self) -> None:
+        self._last: tuple[bytes, bytes] = (b"", b"")
 
-    async def flush(self, frames: list[bytes]) -> None:
-        try:
-            for frame in frames:
-                await self._socket.send_text(frame)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self.disconnected()
+    def opening(self, retry_ms: int, cursor: int, unread: int, reset: bool) -> list[bytes]:
+        return [text_frame(message) for message in super().opening(retry_ms, cursor, unread, reset)]
 
-    def close(self, reason: str = "going_away") -> None:
-        """The server ends the connection: "reconnect" after a shutdown or an error, else a final code."""
-        if not self.closed:
-            code = CLOSE_TOO_MANY if reason == "too_many_connections" else CLOSE_GOING_AWAY
-            self._closing = asyncio.ensure_future(self._socket.close(code, reason))
-            # The client may be gone already: its close then fails, and that is no error worth a traceback.
-            self._closing.add_done_callback(_retrieved)
-            self.disconnected()
+    def notification(self, cursor: int, payload: bytes) -> bytes:
+        return text_frame(super().notification(cursor, payload))
 
-    def disconnected(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.on_close()
+    def change(self, kind: str, cursor: int | None, payload: bytes) -> bytes:
+        return text_frame(super().change(kind, cursor, payload))
+
+    def channel(self, payload: bytes) -> bytes:
+        last = self._last
+        if last[0] is not payload:
+            last = self._last = (payload, text_frame(super().channel(payload)))
+        return last[1]
+
+    def heartbeat(self) -> bytes:
+        return _HEARTBEAT
 
 
-def _retrieved(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()
+def text_frame(message: bytes) -> bytes:
+    """One unmasked, unfragmented text frame (RFC 6455 section 5.2): what a server sends.
+
+    Written here rather than with ``websockets.frames.Frame.serialize``, which gives the same bytes
+    (tests/unit/delivery/test_websocket.py) in about 8 times the time: it is called once per frame.
+    """
+    size = len(message)
+    if size < 126:
+        return b"\x81%c%b" % (size, message)
+    if size < 65536:
+        return b"\x81\x7e%b%b" % (size.to_bytes(2, "big"), message)
+    return b"\x81\x7f%b%b" % (size.to_bytes(8, "big"), message)
+
+
+_HEARTBEAT = text_frame(WSEncoder().heartbeat())
 
 
 class ClientMessage(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
@@ -142,4 +147,5 @@ class Ack(ClientMessage, tag="ack"):
 
 
 WS_ENCODER = WSEncoder()
+FRAMED_WS_ENCODER = FramedWSEncoder()  # shared by every direct socket: its live-event memo is what pays
 decode_client_message = msgspec.json.Decoder(Resume | Read | ReadAll | Ping | Ack | Subscribe | Unsubscribe).decode
