@@ -26,7 +26,7 @@ import aiosqlite
 import msgspec
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Text, any_, event, func, literal, literal_column, select, text
+from sqlalchemy import Text, any_, bindparam, event, func, literal, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor,
                                                   AsyncAdapt_aiosqlite_dbapi)
@@ -79,6 +79,18 @@ class Database:
                 func.json_each(literal(msgspec.json.encode(list(values)).decode()))))
         return column == any_(literal(list(values), postgresql.ARRAY(Text)))
 
+    def among_bound(self, column: Any, name: str) -> ColumnElement[bool]:
+        """``among`` with the values bound at execution as ``name`` (``among_values``), for a statement built once.
+
+        A statement of literals costs SQLAlchemy its coercion and cache key again at every execution.
+        """
+        if self.is_sqlite:
+            return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name, type_=Text))))
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(Text)))
+
+    def among_values(self, values: Sequence[str]) -> Any:
+        return msgspec.json.encode(list(values)).decode() if self.is_sqlite else list(values)
+
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         if self._write_lock is None:
@@ -87,9 +99,10 @@ class Database:
             return
         async with self._write_lock, self.engine.begin() as conn:
             # Python's sqlite3 begins a transaction only before the first INSERT/UPDATE/DELETE, so
-            # reads ahead of it ran outside it; BEGIN IMMEDIATE takes the write lock now (against
-            # other processes on the same file, e.g. --workers) and puts every statement inside.
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # reads ahead of it ran outside it; BEGIN IMMEDIATE takes the write lock (against other
+            # processes on the same file, e.g. --workers) and puts every statement inside. It runs in
+            # the same call to the thread as the first statement: one hop fewer per transaction.
+            (await conn.get_raw_connection()).dbapi_connection.begin_first = "BEGIN IMMEDIATE"  # type: ignore[union-attr]
             yield conn
 
     @contextlib.asynccontextmanager
@@ -136,6 +149,7 @@ class _Statement:
 
     def _run(self, operation: str, parameters: Any) -> list[Any] | None:  # in aiosqlite's thread
         connection = self._owner._connection._conn
+        self._owner.begin()
         cursor = connection.cursor()
         try:
             cursor.execute(operation) if parameters is None else cursor.execute(operation, parameters)
@@ -149,6 +163,7 @@ class _Statement:
 
     def _run_many(self, operation: str, parameters: Any) -> None:  # in aiosqlite's thread
         connection = self._owner._connection._conn
+        self._owner.begin()
         cursor = connection.cursor()
         try:
             cursor.executemany(operation, parameters)
@@ -183,20 +198,31 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("open",)
+    __slots__ = ("open", "begin_first")
     _cursor_cls = _OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.open = False  # SQLite's own in_transaction, read in its thread after each statement
+        self.begin_first: str | None = None  # run before the next statement, in the same call (Database.write)
+
+    def begin(self) -> None:  # in aiosqlite's thread
+        statement, self.begin_first = self.begin_first, None
+        if statement is not None:
+            self._connection._conn.execute(statement)
+            self.open = True
 
     def rollback(self) -> None:
+        self.begin_first = None
         if self.open:
             super().rollback()
             self.open = False
 
     def commit(self) -> None:
-        super().commit()
+        # Nothing ran (begin_first still pending): there is no transaction, and committing is a no-op.
+        if self.begin_first is None:
+            super().commit()
+        self.begin_first = None
         self.open = False
 
 

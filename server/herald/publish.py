@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("herald.publish")
 
 NO_LIMIT = Limit("off", 0, 0)
+NOTIFICATION_INSERT = notifications.insert()
 QUIET_FIELD = b',"quiet":true}'
 
 
@@ -363,7 +364,8 @@ class Publisher:
             user_ids = await self.audience.expand(conn, request.to)
             target = {k: v for k, v in (("users", request.to.users), ("group", request.to.group),
                                         ("topic", request.to.topic), ("all", request.to.all)) if v is not None}
-            await conn.execute(notifications.insert().values(**note, target=target, recipients=len(user_ids)))
+            # Parameters, not .values(): SQLAlchemy then reuses the compiled statement without coercing each value.
+            await conn.execute(NOTIFICATION_INSERT, {**note, "target": target, "recipients": len(user_ids)})
             deliveries = await self.inbox.deliver(conn, note, user_ids)
             if request.idempotency_key is not None:
                 await conn.execute(idempotency_keys.update().where(

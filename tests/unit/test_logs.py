@@ -42,3 +42,24 @@ def test_records_made_while_serving_a_request_carry_its_id() -> None:
     assert line.request_id == "req-42"  # type: ignore[attr-defined]
 
 
+
+
+def test_access_log_off_leaves_uvicorn_s_access_logger_without_a_handler_anywhere() -> None:
+    from logging.config import dictConfig
+
+    from herald.logs import uvicorn_log_config
+    from herald.settings import load_settings
+
+    access, root = logging.getLogger("uvicorn.access"), logging.getLogger()
+    before = (access.level, access.propagate, list(access.handlers), root.level, list(root.handlers))
+    try:
+        dictConfig(uvicorn_log_config(load_settings({"HERALD_ACCESS_LOG": "false", "HERALD_DATA_DIR": "/tmp"})))
+        assert not access.hasHandlers(), "uvicorn logs a line per request whenever the logger has a handler"
+        dictConfig(uvicorn_log_config(load_settings({"HERALD_DATA_DIR": "/tmp"})))
+        assert access.hasHandlers()
+    finally:
+        access.setLevel(before[0])
+        access.propagate = before[1]
+        access.handlers[:] = before[2]
+        root.setLevel(before[3])
+        root.handlers[:] = before[4]
