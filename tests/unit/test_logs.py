@@ -63,3 +63,23 @@ def test_access_log_off_leaves_uvicorn_s_access_logger_without_a_handler_anywher
         access.handlers[:] = before[2]
         root.setLevel(before[3])
         root.handlers[:] = before[4]
+
+
+def test_the_polling_queue_hands_every_record_to_the_writer_in_order_and_stops_on_the_sentinel() -> None:
+    from logging.handlers import QueueListener
+
+    from herald.logs import PollingQueue
+
+    written: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            written.append(record.getMessage())
+
+    queue = PollingQueue()
+    listener = QueueListener(queue, Collect())  # type: ignore[arg-type]
+    listener.start()
+    for i in range(100):
+        queue.put_nowait(record(f"line {i}"))
+    listener.stop()  # puts the sentinel, then waits for the writer to reach it
+    assert written == [f"line {i}" for i in range(100)]
