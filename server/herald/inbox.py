@@ -1,9 +1,9 @@
 """Each user's inbox: the durable history every transport replays from.
 
-Writes allocate the per-user sequence under the user row's lock (an upsert
-``last_seq = last_seq + 1 ... RETURNING``), so committed sequence numbers are
-contiguous per user and a higher committed number proves every lower one is
-committed too. The gateway's cursor logic relies on exactly that.
+Writes take the per-user sequence under the user row's lock (sequence.py), so
+committed sequence numbers are contiguous per user and a higher committed
+number proves every lower one is committed too. The gateway's cursor logic
+relies on exactly that.
 
 Two things take sequence numbers: items (new, or updated in place by a group,
 which moves them to a new number) and changes (``inbox_changes``: read state
@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import msgspec
-from sqlalchemy import and_, bindparam, delete, false, func, literal, literal_column, or_, select, true, update
+from sqlalchemy import and_, bindparam, delete, false, func, literal, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from herald.db import Database
 from herald.models import inbox_changes, inbox_items, notifications, users
+from herald.sequence import Setup, allocate, allocate_with_setup
 from herald.wire import PRIORITY_RANK, Notification, encoder, now_ms
 
 MAX_ACTORS = 3
@@ -43,6 +44,8 @@ class InboxWrite:
     """One inbox write, ready for the bus: ``payload`` is the notification's JSON, or the change's body.
 
     ``kind`` is ``notification`` for an item, else the change's event name (``read``).
+    ``has_preferences`` and ``has_push`` (a new item's recipient has saved preferences, has a push target)
+    let preferences.py and push/service.py skip their queries for the recipients without; None: not known, ask.
     """
 
     user_id: str
@@ -50,6 +53,8 @@ class InboxWrite:
     rank: int
     payload: bytes
     kind: str = "notification"
+    has_preferences: bool | None = None
+    has_push: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,27 +131,35 @@ def _item(row: Row[Any]) -> Notification:
     )
 
 
+def _write(user: str, seq: int, rank: int, payload: bytes, setup: dict[str, Setup]) -> InboxWrite:
+    known = setup.get(user)
+    if known is None:
+        return InboxWrite(user, seq, rank, payload)
+    return InboxWrite(user, seq, rank, payload, has_preferences=known.has_preferences, has_push=known.has_push)
+
+
 class Inbox:
     def __init__(self, db: Database, group_window_seconds: int) -> None:
         self.db = db
         self.group_window_ms = group_window_seconds * 1000
+        self._item_insert_statement: Any = None
 
     async def deliver(self, conn: AsyncConnection, note: dict[str, Any], user_ids: Sequence[str]) -> list[InboxWrite]:
         """Put ``note`` (already inserted) into each user's inbox inside the caller's transaction."""
         if not user_ids:
             return []
-        seqs = await self._allocate(conn, sorted(set(user_ids)), note["created_at"])
+        seqs, setup = await allocate_with_setup(self.db, conn, sorted(set(user_ids)), note["created_at"])
         grouped = await self._open_groups(conn, note, list(seqs)) if note["group_key"] else {}
         rank = PRIORITY_RANK[note["priority"]]
         deliveries: list[InboxWrite] = []
         if note.get("replace_key"):
-            deliveries = await self._replace(conn, note, seqs, rank)
+            deliveries = await self._replace(conn, note, seqs, rank, setup)
         replaced = {write.user_id for write in deliveries}
         fresh = [user for user in seqs if user not in grouped and user not in replaced]
         if fresh:
             await self._insert_items(conn, note, fresh)
             shared = encoder.encode(self._wire(note, note["id"], 1, [note["actor"]] if note["actor"] else None))
-            deliveries.extend(InboxWrite(user, seqs[user], rank, shared) for user in fresh)
+            deliveries.extend(_write(user, seqs[user], rank, shared, setup) for user in fresh)
         if grouped:
             await conn.execute(
                 update(inbox_items)
@@ -159,11 +172,11 @@ class Inbox:
                 [{"u": user, "item": item_id, "s": seqs[user], "n": count, "a": actors}
                  for user, (item_id, count, actors) in grouped.items()])
         for user, (item_id, count, actors) in grouped.items():
-            deliveries.append(InboxWrite(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors))))
+            deliveries.append(_write(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors)), setup))
         return deliveries
 
     async def _replace(self, conn: AsyncConnection, note: dict[str, Any], seqs: dict[str, int],
-                       rank: int) -> list[InboxWrite]:
+                       rank: int, setup: dict[str, Setup]) -> list[InboxWrite]:
         """Update each user's item with the note's replace key in place: its id stays, it moves to the top.
 
         Unread again, as a new version is news; a silent update keeps the read state it had.
@@ -198,7 +211,7 @@ class Inbox:
                 wire.archived = True if row.archived else msgspec.UNSET
                 wire.snoozed_until = row.snoozed_until or msgspec.UNSET
                 wire.action = row.action or msgspec.UNSET
-            writes.append(InboxWrite(user, seqs[user], rank, encoder.encode(wire)))
+            writes.append(_write(user, seqs[user], rank, encoder.encode(wire), setup))
         return writes
 
     async def record_changes(self, conn: AsyncConnection, kind: str, bodies: dict[str, bytes]) -> list[InboxWrite]:
@@ -213,32 +226,8 @@ class Inbox:
         return [InboxWrite(user, seqs[user], CHANGE_RANK, body, kind) for user, body in bodies.items()]
 
     async def _allocate(self, conn: AsyncConnection, user_ids: list[str], now: int) -> dict[str, int]:
-        """Take the next sequence number of each user (``user_ids`` sorted), inside the caller's transaction.
-
-        Two statements whatever the fan-out: make unknown users known, then bump every
-        ``last_seq`` and return it. The work stays in the database, not in per-row Python.
-        """
-        if self.db.is_sqlite:
-            # One upsert: a new user starts at 1, a known one takes last_seq + 1 (one writer: no lock order).
-            insert = self.db.insert(users).from_select(
-                ["user_id", "last_seq", "pruned_seq", "created_at"],
-                select(literal_column("value"), literal(1), literal(0), literal(now, users.c.created_at.type))
-                .select_from(func.json_each(literal(encoder.encode(user_ids).decode())))
-                .where(true()),  # SQLite needs a WHERE to tell an upsert's ON CONFLICT from a join
-            )
-            rows = await conn.execute(insert.on_conflict_do_update(
-                index_elements=[users.c.user_id], set_={"last_seq": users.c.last_seq + 1},
-            ).returning(users.c.user_id, users.c.last_seq))
-            return dict(rows.all())  # type: ignore[arg-type]
-        await conn.exec_driver_sql(
-            "INSERT INTO users (user_id, last_seq, pruned_seq, created_at) SELECT u, 0, 0, $2"
-            " FROM unnest($1::text[]) AS u ON CONFLICT (user_id) DO NOTHING", (user_ids, now))
-        # One statement; rows are locked in user-id order so overlapping fan-outs cannot deadlock.
-        rows = await conn.exec_driver_sql(
-            "UPDATE users SET last_seq = users.last_seq + 1 FROM (SELECT user_id FROM users"
-            " WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE) AS locked"
-            " WHERE users.user_id = locked.user_id RETURNING users.user_id, users.last_seq", (user_ids,))
-        return dict(rows.all())  # type: ignore[arg-type]
+        """Take the next sequence number of each user (``user_ids`` sorted), inside the caller's transaction."""
+        return await allocate(self.db, conn, user_ids, now)
 
     async def _open_groups(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str]) -> dict[str, tuple[str, int, list[str] | None]]:
         """Unread items of the same group inside the window, per user: (item id, new count, new actors)."""
@@ -257,18 +246,25 @@ class Inbox:
 
     async def _insert_items(self, conn: AsyncConnection, note: dict[str, Any], user_ids: list[str]) -> None:
         """One new item per user, its seq read from the row ``_allocate`` just bumped (same transaction)."""
-        c = inbox_items.c
-        nid, created = literal(note["id"], c.id.type), literal(note["created_at"], c.created_at.type)
-        actors = [note["actor"]] if note["actor"] else None
-        await conn.execute(inbox_items.insert().from_select(
-            ["user_id", "id", "seq", "notification_id", "group_key", "group_count", "actors", "read",
-             "created_at", "updated_at", "replace_key", "type", "category"],
-            select(users.c.user_id, nid, users.c.last_seq, nid, literal(note["group_key"], c.group_key.type),
-                   literal(1, c.group_count.type), literal(actors, c.actors.type), false(), created, created,
-                   literal(note.get("replace_key"), c.replace_key.type), literal(note["type"], c.type.type),
-                   literal(note.get("category"), c.category.type))
-            .where(self.db.among(users.c.user_id, user_ids)),
-        ))
+        await conn.execute(self._item_insert(), {
+            "nid": note["id"], "created": note["created_at"], "group_key": note["group_key"],
+            "actors": [note["actor"]] if note["actor"] else None, "replace_key": note.get("replace_key"),
+            "type": note["type"], "category": note.get("category"), "users": self.db.among_values(user_ids)})
+
+    def _item_insert(self) -> Any:
+        """``_insert_items``' statement, built once: bound parameters, so SQLAlchemy keeps its compiled form."""
+        if self._item_insert_statement is None:
+            c = inbox_items.c
+            nid, created = bindparam("nid", type_=c.id.type), bindparam("created", type_=c.created_at.type)
+            self._item_insert_statement = inbox_items.insert().from_select(
+                ["user_id", "id", "seq", "notification_id", "group_key", "group_count", "actors", "read",
+                 "created_at", "updated_at", "replace_key", "type", "category"],
+                select(users.c.user_id, nid, users.c.last_seq, nid, bindparam("group_key", type_=c.group_key.type),
+                       literal(1, c.group_count.type), bindparam("actors", type_=c.actors.type), false(), created,
+                       created, bindparam("replace_key", type_=c.replace_key.type),
+                       bindparam("type", type_=c.type.type), bindparam("category", type_=c.category.type))
+                .where(self.db.among_bound(users.c.user_id, "users")))
+        return self._item_insert_statement
 
     @staticmethod
     def _wire(note: dict[str, Any], item_id: str, count: int, actors: list[str] | None) -> Notification:

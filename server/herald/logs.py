@@ -4,7 +4,10 @@
   with ``time``, ``level``, ``logger``, ``message`` and ``request_id``; text
   lines otherwise. ``herald serve`` hands the same configuration to uvicorn
   (its startup and access lines) and the app to Litestar's ``LoggingConfig``,
-  whose queue handler keeps log writes off the event loop.
+  whose queue handler keeps log writes off the event loop. Herald's queue
+  (``PollingQueue``) wakes no thread per record: the writer looks every
+  ``LOG_POLL_SECONDS``. With a line per request (the access log), waking the
+  writer each time cost more than the rest of a publish's thread hand-overs.
 - Request id: ``RequestIdMiddleware`` takes an incoming ``X-Request-ID`` when
   it is sane (1-128 characters of letters, digits and ``._:-``), else makes
   one; returns it as a response header and puts it on every log record made
@@ -18,10 +21,15 @@
 """
 from __future__ import annotations
 
+import collections
 import logging
+import queue
 import re
+import sys
+import time
 import uuid
 from contextvars import ContextVar
+from logging.handlers import QueueHandler
 from typing import Any, Iterable
 
 from litestar.datastructures import Headers, MutableScopeHeaders
@@ -134,10 +142,48 @@ for _name in ("httpx", "httpcore"):
     _LIBRARY_LOGGERS[_name] = {"level": "WARNING", "handlers": [], "propagate": True}
 
 
+LOG_POLL_SECONDS = 0.02
+
+
+class PollingQueue:
+    """The few ``queue.Queue`` methods ``QueueListener`` uses; ``put_nowait`` appends and wakes nobody."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Any] = collections.deque()
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)  # atomic under the GIL, from any thread
+
+    def get(self, block: bool = True) -> Any:
+        while True:
+            try:
+                return self._items.popleft()
+            except IndexError:
+                if not block:
+                    raise queue.Empty from None
+                time.sleep(LOG_POLL_SECONDS)
+
+
+class PollingQueueHandler(QueueHandler):
+    """Litestar's ``QueueListenerHandler`` (Python 3.11) on a ``PollingQueue``: lines reach stderr within 20 ms."""
+
+    def __init__(self, handlers: list[Any] | None = None) -> None:
+        from litestar.logging._utils import resolve_handlers
+        from litestar.logging.standard import LoggingQueueListener
+
+        super().__init__(PollingQueue())  # type: ignore[arg-type]
+        resolved = resolve_handlers(handlers) if handlers else [logging.StreamHandler()]
+        self.listener = LoggingQueueListener(self.queue, *resolved)  # type: ignore[arg-type]
+
+
 def _library_loggers(settings: Settings) -> dict[str, Any]:
-    if settings.access_log:
-        return _LIBRARY_LOGGERS
-    return {**_LIBRARY_LOGGERS, "uvicorn.error": {**_LIBRARY_LOGGERS["uvicorn.error"], "filters": ["websocket_access"]}}
+    loggers = dict(_LIBRARY_LOGGERS)
+    if not settings.access_log:
+        # uvicorn's own switch only empties this logger's handlers; the configuration above would make it
+        # propagate to the root again, and uvicorn logs whenever the logger has a handler up the tree.
+        loggers["uvicorn.access"] = {"level": "WARNING", "handlers": [], "propagate": False}
+        loggers["uvicorn.error"] = {**_LIBRARY_LOGGERS["uvicorn.error"], "filters": ["websocket_access"]}
+    return loggers
 
 
 def _filters(settings: Settings) -> dict[str, Any]:
@@ -157,6 +203,8 @@ def litestar_logging(settings: Settings) -> LoggingConfig:
     )
     # On the queue's entry, not its console end: the request id is a context variable of the caller.
     config.handlers["queue_listener"]["filters"] = ["herald"]
+    if sys.version_info < (3, 12):  # from 3.12 Litestar configures the standard QueueHandler instead
+        config.handlers["queue_listener"]["class"] = "herald.logs.PollingQueueHandler"
     return config
 
 

@@ -24,12 +24,18 @@ The digest: ``run_forever`` finds users whose quiet period ended with items
 held, claims each row (compare-and-set on ``digest_at``, so of several nodes
 exactly one sends), and sends one push per device, "9 notifications while you
 were away", on the channels the held items would have used.
+
+Per publish this costs no query for a recipient without saved preferences
+(sequence.py says which have some, in the write that took their numbers), and
+the producer's defaults are remembered for ``DEFAULTS_CACHE_SECONDS``: a change
+applies at once on the node that made it, and within that time on the others.
 """
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterable, Sequence
@@ -55,6 +61,8 @@ UTC = ZoneInfo("UTC")
 
 # Sends the digest push: (user id, items held, providers allowed) -> pushes queued.
 DigestSender = Callable[[str, int, frozenset[str]], Awaitable[int]]
+
+DEFAULTS_CACHE_SECONDS = 1.0
 
 
 def category_of(category: str | None, type_: str) -> str:
@@ -129,6 +137,7 @@ class Preferences:
         self.visibility = visibility
         self.sweep_seconds = sweep_seconds
         self.send_digest: DigestSender | None = None  # plugged in by services.py (the push service)
+        self._defaults: tuple[float, dict[str, Default]] | None = None  # (read at, monotonic; the defaults)
 
     async def get(self, user_id: str) -> UserPreferences:
         return (await self._rows([user_id])).get(user_id) or UserPreferences()
@@ -157,6 +166,17 @@ class Preferences:
                 stmt = self.db.insert(category_defaults).values(category=category, **values)
                 await conn.execute(stmt.on_conflict_do_update(index_elements=[category_defaults.c.category],
                                                               set_=values))
+        self._defaults = None
+
+    async def _recent_defaults(self) -> dict[str, Default]:
+        """``defaults``, read at most once per ``DEFAULTS_CACHE_SECONDS``: every publish asks for them."""
+        cached = self._defaults
+        if cached is not None and time.monotonic() - cached[0] < DEFAULTS_CACHE_SECONDS:
+            return cached[1]
+        read_at = time.monotonic()
+        found = await self.defaults()
+        self._defaults = (read_at, found)
+        return found
 
     async def _rows(self, user_ids: Sequence[str]) -> dict[str, UserPreferences]:
         async with self.db.read() as conn:
@@ -170,9 +190,10 @@ class Preferences:
         users = sorted({d.user_id for d in deliveries})
         if not users:
             return Applied(deliveries, {})
-        default = (await self.defaults()).get(category)
+        default = (await self._recent_defaults()).get(category)
         critical = default is not None and default.critical
-        rows = await self._rows(users)
+        asked = sorted({d.user_id for d in deliveries if d.has_preferences is not False})
+        rows = await self._rows(asked) if asked else {}
         looking = await self.visibility.visible(users)
         now = now_ms()
         result: list[InboxWrite] = []

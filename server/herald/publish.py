@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Proto
 
 import msgspec
 from redis.exceptions import RedisError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,10 +39,11 @@ from herald.audience import Audience
 from herald.db import Database
 from herald.errors import invalid_request, not_found, too_many_requests, unavailable
 from herald.fanout.base import BusEvent, Fanout
+from herald.idempotency import IdempotencyKeys
 from herald.inbox import Inbox, InboxWrite
 from herald.metrics import Metrics
 from herald.preferences import category_of
-from herald.models import idempotency_keys, inbox_items, notifications
+from herald.models import inbox_items, notifications
 from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
 from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, expiry_ms, new_id, now_ms
 
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("herald.publish")
 
 NO_LIMIT = Limit("off", 0, 0)
+NOTIFICATION_INSERT = notifications.insert()
 QUIET_FIELD = b',"quiet":true}'
 
 
@@ -103,6 +105,7 @@ class Publisher:
         self.fanout = fanout
         self.metrics = metrics
         self.idempotency_ms = idempotency_seconds * 1000
+        self.keys = IdempotencyKeys(db, self.idempotency_ms)
         self.push = push  # pushes (Web Push, FCM, APNs) for recipients the fan-out cannot reach, and read sync
         self.recorder = recorder
         self.limiter = limiter or MemoryRateLimiter()
@@ -121,20 +124,18 @@ class Publisher:
         with self.metrics.publish_seconds.time():
             accepted = time.time()  # delivery latency runs from here to each frame's write
             key = request.idempotency_key
-            if key is not None:
-                earlier = await self._earlier_answer(producer, key)
-                if earlier is not None:
-                    self.metrics.idempotent_replays.inc()
-                    return earlier
             try:
                 response, deliveries = await self._persist(request, producer)
             except IntegrityError:
                 # A concurrent publish with the same key committed first: answer as it did.
-                earlier = await self._earlier_answer(producer, key) if key else None
+                earlier = await self.keys.earlier(producer, key) if key else None
                 if earlier is None:
                     raise
+                deliveries = None
+                response = earlier
+            if deliveries is None:  # the key's earlier answer
                 self.metrics.idempotent_replays.inc()
-                return earlier
+                return response
             await self._committed(request, response, deliveries, accepted)
             return response
 
@@ -153,6 +154,7 @@ class Publisher:
                     return None
                 request, producer, notification_id = claimed
                 response, deliveries = await self._persist(request, producer, notification_id, conn)
+            assert deliveries is not None  # a scheduled request carries no idempotency key (schedule.py)
             # Silent and expiring publishes keep their rules when they were scheduled: ttlSeconds runs from now.
             await self._committed(request, response, deliveries, accepted)
             return response
@@ -340,7 +342,8 @@ class Publisher:
         return result
 
     async def _persist(self, request: PublishRequest, producer: str, notification_id: str | None = None,
-                       within: AsyncConnection | None = None) -> tuple[PublishResponse, list[InboxWrite]]:
+                       within: AsyncConnection | None = None) -> tuple[PublishResponse, list[InboxWrite] | None]:
+        """Write the notification and its inbox items; deliveries None when the idempotency key answered."""
         now = now_ms()
         note: dict[str, Any] = {
             "id": notification_id or new_id(), "type": request.type, "title": request.title, "body": request.body,
@@ -351,24 +354,22 @@ class Publisher:
             "category": request.category,
             "actions": [msgspec.to_builtins(action) for action in request.actions] if request.actions else None,
         }
+        key = request.idempotency_key
+        # A list of users is its own count; a group, topic or "all" is counted once expanded.
+        counted = len(dict.fromkeys(request.to.users)) if request.to.users is not None else None
         async with self._transaction(within) as conn:
-            if request.idempotency_key is not None:
-                # Claim the key first: a concurrent twin waits on this row, then fails on the primary key.
-                await conn.execute(delete(idempotency_keys).where(
-                    idempotency_keys.c.producer == producer, idempotency_keys.c.key == request.idempotency_key,
-                    idempotency_keys.c.created_at < now - self.idempotency_ms))
-                await conn.execute(idempotency_keys.insert().values(
-                    producer=producer, key=request.idempotency_key, notification_id=note["id"],
-                    recipients=0, created_at=now))
+            if key is not None:
+                # Claim the key first: a concurrent twin waits on this row, then finds it taken.
+                if not await self.keys.claim(conn, producer, key, note["id"], counted or 0, now):
+                    return await self.keys.earlier_within(conn, producer, key), None
             user_ids = await self.audience.expand(conn, request.to)
             target = {k: v for k, v in (("users", request.to.users), ("group", request.to.group),
                                         ("topic", request.to.topic), ("all", request.to.all)) if v is not None}
-            await conn.execute(notifications.insert().values(**note, target=target, recipients=len(user_ids)))
+            # Parameters, not .values(): SQLAlchemy then reuses the compiled statement without coercing each value.
+            await conn.execute(NOTIFICATION_INSERT, {**note, "target": target, "recipients": len(user_ids)})
             deliveries = await self.inbox.deliver(conn, note, user_ids)
-            if request.idempotency_key is not None:
-                await conn.execute(idempotency_keys.update().where(
-                    idempotency_keys.c.producer == producer, idempotency_keys.c.key == request.idempotency_key,
-                ).values(recipients=len(user_ids)))
+            if key is not None and counted is None:
+                await self.keys.count(conn, producer, key, len(user_ids))
         return PublishResponse(note["id"], len(user_ids)), deliveries
 
     @contextlib.asynccontextmanager
@@ -380,17 +381,8 @@ class Publisher:
         async with self.db.write() as conn:
             yield conn
 
-    async def _earlier_answer(self, producer: str, key: str) -> PublishResponse | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(idempotency_keys.c.notification_id, idempotency_keys.c.recipients).where(
-                idempotency_keys.c.producer == producer, idempotency_keys.c.key == key,
-                idempotency_keys.c.created_at >= now_ms() - self.idempotency_ms))).first()
-        return PublishResponse(row.notification_id, row.recipients) if row else None
-
     async def prune_keys(self) -> None:
-        async with self.db.write() as conn:
-            await conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < now_ms() - self.idempotency_ms))
-
+        await self.keys.prune()
 
 def _event(write: InboxWrite, accepted: float = 0.0) -> BusEvent:
     return BusEvent(write.kind, write.user_id, write.seq, write.rank, write.payload, accepted)  # type: ignore[arg-type]

@@ -44,6 +44,47 @@ def test_records_made_while_serving_a_request_carry_its_id() -> None:
 
 
 
+def test_access_log_off_leaves_uvicorn_s_access_logger_without_a_handler_anywhere() -> None:
+    from logging.config import dictConfig
+
+    from herald.logs import uvicorn_log_config
+    from herald.settings import load_settings
+
+    access, root = logging.getLogger("uvicorn.access"), logging.getLogger()
+    before = (access.level, access.propagate, list(access.handlers), root.level, list(root.handlers))
+    try:
+        dictConfig(uvicorn_log_config(load_settings({"HERALD_ACCESS_LOG": "false", "HERALD_DATA_DIR": "/tmp"})))
+        assert not access.hasHandlers(), "uvicorn logs a line per request whenever the logger has a handler"
+        dictConfig(uvicorn_log_config(load_settings({"HERALD_DATA_DIR": "/tmp"})))
+        assert access.hasHandlers()
+    finally:
+        access.setLevel(before[0])
+        access.propagate = before[1]
+        access.handlers[:] = before[2]
+        root.setLevel(before[3])
+        root.handlers[:] = before[4]
+
+
+def test_the_polling_queue_hands_every_record_to_the_writer_in_order_and_stops_on_the_sentinel() -> None:
+    from logging.handlers import QueueListener
+
+    from herald.logs import PollingQueue
+
+    written: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            written.append(record.getMessage())
+
+    queue = PollingQueue()
+    listener = QueueListener(queue, Collect())  # type: ignore[arg-type]
+    listener.start()
+    for i in range(100):
+        queue.put_nowait(record(f"line {i}"))
+    listener.stop()  # puts the sentinel, then waits for the writer to reach it
+    assert written == [f"line {i}" for i in range(100)]
+
+
 def test_with_the_access_log_off_uvicorns_line_per_websocket_handshake_is_dropped_and_its_errors_kept() -> None:
     from logging.config import dictConfig
 

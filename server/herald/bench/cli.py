@@ -43,7 +43,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                              "POST /api/tokens each (for big runs; users are made known through the bench groups)")
     parser.add_argument("--broadcasts", type=int, default=10, help="broadcast mode: how many (default 10)")
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between broadcasts (default 0.3)")
-    parser.add_argument("--rate", type=float, help="rate mode: publishes per second to random users")
+    parser.add_argument("--rate", type=float, help="rate mode: publishes per second to random users; with "
+                                                   "--publish-throughput: publishes per second, reporting 202 latency")
     parser.add_argument("--duration", type=float, default=10.0, help="rate mode: seconds of publishing (default 10)")
     parser.add_argument("--publishers", type=int, default=8, help="rate mode: publish connections (default 8)")
     parser.add_argument("--processes", type=int, help=f"load processes (default: <= {CONNECTIONS_PER_PROCESS:,} streams each)")

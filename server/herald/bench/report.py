@@ -5,10 +5,10 @@ import os
 from typing import Any
 
 
-def percentile_ms(ordered: list[float], fraction: float) -> float | None:
+def percentile_ms(ordered: list[float], fraction: float, digits: int = 1) -> float | None:
     if not ordered:
         return None
-    return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000, 1)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000, digits)
 
 
 def server_rss_kb(pid: int) -> int | None:

@@ -207,7 +207,9 @@ class PushService:
             wanted = [d for d in wanted if d.user_id not in online]
             if not wanted:
                 return 0
-        targets = await self._targets_of(sorted({d.user_id for d in wanted}))
+        # A recipient known to have no browser subscription or phone (sequence.py) costs no query.
+        asked = sorted({d.user_id for d in wanted if d.has_push is not False})
+        targets = await self._targets_of(asked) if asked else {}
         if not targets:
             return 0
         now = now_ms()
