@@ -123,12 +123,23 @@ for _name in ("httpx", "httpcore"):
     _LIBRARY_LOGGERS[_name] = {"level": "WARNING", "handlers": [], "propagate": True}
 
 
+def _library_loggers(settings: Settings) -> dict[str, dict[str, Any]]:
+    loggers = dict(_LIBRARY_LOGGERS)
+    if not settings.access_log:
+        # uvicorn's access_log=False only empties the logger's handlers and stops its propagation, and
+        # Litestar's logging setup at startup, which names uvicorn.access above, turned propagation back
+        # on: the access lines went on (one per stream open, through the queue) with the setting off.
+        loggers["uvicorn.access"] = {"level": "WARNING", "handlers": [], "propagate": False}
+    return loggers
+
+
 def litestar_logging(settings: Settings) -> LoggingConfig:
     """The app's logging: everything through one queue handler to stderr, formatted and filtered as above."""
     config = LoggingConfig(
         formatters={"standard": _formatter(settings)},
         filters={"herald": {"()": LogFilter, "secrets": _secrets(settings)}},
-        loggers={"litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False}, **_LIBRARY_LOGGERS},
+        loggers={"litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False},
+                 **_library_loggers(settings)},
         root={"handlers": ["queue_listener"], "level": "INFO"},
         # errors.py logs unexpected exceptions itself, once, through the filter.
         log_exceptions="never",
@@ -146,6 +157,6 @@ def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
         "formatters": {"standard": _formatter(settings)},
         "filters": {"herald": {"()": LogFilter, "secrets": _secrets(settings)}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "standard", "filters": ["herald"]}},
-        "loggers": _LIBRARY_LOGGERS,
+        "loggers": _library_loggers(settings),
         "root": {"handlers": ["console"], "level": "INFO"},
     }
