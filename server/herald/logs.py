@@ -18,7 +18,9 @@
 """
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import uuid
 from contextvars import ContextVar
@@ -48,6 +50,25 @@ _PATTERNS = re.compile("|".join((
 )))
 
 
+# A request id names one request in the logs; it protects nothing, so it need not be unpredictable:
+# a random prefix per process and a counter (no uuid4, whose urandom call and UUID object were a
+# measurable part of a storm of stream opens), 32 hex digits as before.
+_id_prefix = uuid.uuid4().hex[:16]
+_id_counter = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_id_prefix}{next(_id_counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+def _new_id_prefix() -> None:
+    global _id_prefix
+    _id_prefix = uuid.uuid4().hex[:16]
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)  # uvicorn's workers are spawned; a fork must not share ids
+
+
 class RequestIdMiddleware:
     """Pure ASGI, outside Litestar's routing, so that answers matching no route carry the id too."""
 
@@ -59,7 +80,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = Headers.from_scope(scope).get(REQUEST_ID_HEADER)
-        value = incoming if incoming and _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        value = incoming if incoming and _SANE_ID.fullmatch(incoming) else _new_request_id()
         token = request_id.set(value)
 
         async def send_with_id(message: Message) -> None:

@@ -42,3 +42,10 @@ def test_records_made_while_serving_a_request_carry_its_id() -> None:
     assert line.request_id == "req-42"  # type: ignore[attr-defined]
 
 
+
+
+def test_made_up_request_ids_are_32_hex_digits_and_never_repeat() -> None:
+    from herald.logs import _new_request_id
+
+    ids = {_new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
