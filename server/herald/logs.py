@@ -26,13 +26,14 @@ import uuid
 from contextvars import ContextVar
 from typing import Any, Iterable
 
-from litestar.datastructures import Headers, MutableScopeHeaders
+from litestar.datastructures import Headers
 from litestar.logging.config import LoggingConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from herald.settings import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 request_id: ContextVar[str] = ContextVar("herald_request_id", default="-")
 
@@ -82,11 +83,15 @@ class RequestIdMiddleware:
         incoming = Headers.from_scope(scope).get(REQUEST_ID_HEADER)
         value = incoming if incoming and _SANE_ID.fullmatch(incoming) else _new_request_id()
         token = request_id.set(value)
+        header = (_REQUEST_ID_NAME, value.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] in ("http.response.start", "websocket.accept"):
-                message.setdefault("headers", [])  # type: ignore[typeddict-item]
-                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = value
+                # The id replaces any the app set. Raw pairs, not MutableScopeHeaders, which decodes
+                # every header of every response (1.7 % of a storm of stream opens).
+                headers = [pair for pair in message.get("headers") or () if pair[0].lower() != _REQUEST_ID_NAME]
+                headers.append(header)
+                message["headers"] = headers  # type: ignore[typeddict-unknown-key]
             await send(message)
 
         try:
