@@ -5,7 +5,7 @@ Every new SSE stream, WebSocket and long poll takes a token from two buckets
 client cannot take a node's capacity, and the node's (``HERALD_CONNECT_*``),
 so a reconnect storm after a restart is spread out instead of landing at
 once. A refused HTTP request gets 429 with ``Retry-After``; a refused
-WebSocket is accepted and closed with 4029 (the guards are in ``herald.api.admission``) (browsers cannot read the status of
+WebSocket is accepted and closed with 4029 (the dependencies are in ``herald.api.admission``) (browsers cannot read the status of
 a refused upgrade; docs/transports.md). Clients back off with jitter.
 
 The client address is the peer that uvicorn reports. ``herald serve`` has

@@ -71,6 +71,17 @@ def test_publishing_at_a_rate_delivers_each_notification_to_its_users_streams(he
     assert report["p99_ms"] is not None
 
 
+def test_opening_while_publishing_reports_opens_per_second_and_the_publishes(herald: HeraldServer) -> None:
+    report = bench("--target", "herald", "--url", herald.url, "--api-key", herald.api_key, "--connections", "30",
+                   "--users", "10", "--open-publish-rate", "50", "--connect-concurrency", "4", "--broadcasts", "1",
+                   "--processes", "2")
+    assert (report["connected"], report["errors"]) == (30, 0)
+    assert report["opens_per_s"] > 0 and report["open_seconds"] > 0
+    assert report["open_publishes"] >= 1 and report["open_publish_errors"] == 0
+    # What was published while opening is not counted: the one broadcast is all the deliveries.
+    assert report["deliveries"] == report["expected_deliveries"] == 30
+
+
 def test_publish_throughput_counts_inbox_items_written(herald: HeraldServer) -> None:
     report = bench("--target", "herald", "--url", herald.url, "--api-key", herald.api_key, "--publish-throughput",
                    "--group-size", "50", "--count", "3")

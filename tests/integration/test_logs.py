@@ -58,3 +58,14 @@ async def test_json_logs_hold_no_key_token_or_cookie_even_on_errors(fresh_server
     access = [line for line in lines if line["logger"] == "uvicorn.access"]
     assert any(line["request_id"] == "trace-json-1" and "POST /api/publish" in line["message"] for line in access)
     assert any("token=[redacted]" in line["message"] for line in access)
+
+
+def test_no_access_lines_when_the_access_log_is_off(fresh_server: HeraldServer) -> None:
+    fresh_server.env["HERALD_ACCESS_LOG"] = "false"
+    fresh_server.start()
+    missing = httpx.get(fresh_server.url + "/no/such/path", headers={"X-Request-ID": "trace-quiet"})
+    assert missing.status_code == 404
+    fresh_server.stop()
+    text = fresh_server.log_path.read_text()
+    assert "uvicorn.access" not in text and "trace-quiet" not in text, text[-2000:]
+    assert "Application startup complete" in text, "uvicorn's own lines are still there"

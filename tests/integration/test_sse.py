@@ -47,6 +47,22 @@ async def test_a_stream_outlives_uvicorns_keep_alive_timeout(server: HeraldServe
         assert (await stream.until("notification")).json()["id"] == sent
 
 
+async def test_the_response_head_goes_out_with_the_ready_event_in_one_write(server: HeraldServer, user_id: str) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(f"GET /api/notifications/stream HTTP/1.1\r\nHost: x\r\nOrigin: http://elsewhere.example\r\n"
+                 f"X-Request-ID: held-head-1\r\nAuthorization: Bearer {server.token(user_id)}\r\n\r\n".encode())
+    await writer.drain()
+    first = await asyncio.wait_for(reader.read(65536), 5)  # one write on loopback: one read
+    writer.close()
+    head, _, body = first.partition(b"\r\n\r\n")
+    lines = head.decode().lower().split("\r\n")
+    assert lines[0] == "http/1.1 200 ok" and "transfer-encoding: chunked" in lines
+    # What the middleware adds to the head is still there: the request id, the SSE headers.
+    assert "x-request-id: held-head-1" in lines and "x-accel-buffering: no" in lines
+    size, _, frame = body.partition(b"\r\n")
+    assert frame.startswith(b"retry: ") and b"event: ready" in frame and len(frame) == int(size, 16) + 2
+
+
 async def test_shutdown_ends_streams_with_the_final_chunk(fresh_server: HeraldServer, user_id: str) -> None:
     fresh_server.start()
     token = fresh_server.token(user_id)

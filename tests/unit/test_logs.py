@@ -104,3 +104,10 @@ def test_with_the_access_log_off_uvicorns_line_per_websocket_handshake_is_droppe
         assert logger.filter(handshake), "an access log that is on logs handshakes too"
     finally:
         logger.filters.clear()
+
+
+def test_made_up_request_ids_are_32_hex_digits_and_never_repeat() -> None:
+    from herald.logs import _new_request_id
+
+    ids = {_new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)

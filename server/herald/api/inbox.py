@@ -9,7 +9,7 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from herald.api.admission import admit_stream
+from herald.api.admission import admitted_subscriber
 from herald.api.auth import services, subscriber_dependency
 from herald.api.guards import json_body
 from herald.api.triage import item_filter
@@ -57,7 +57,7 @@ class InboxController(Controller):
     dependencies = subscriber_dependency
     tags = ["subscriber"]
 
-    @get("/stream", media_type="text/event-stream", guards=[admit_stream])
+    @get("/stream", media_type="text/event-stream", dependencies=admitted_subscriber("sse"))
     async def stream(
         self,
         request: Request,
@@ -81,7 +81,7 @@ class InboxController(Controller):
 
         return SSEStream(open_stream)
 
-    @get("/poll", media_type=MediaType.JSON, guards=[admit_stream], opt={"transport": "poll"},
+    @get("/poll", media_type=MediaType.JSON, dependencies=admitted_subscriber("poll"),
          responses={200: ResponseSpec(PollAnswer, description="Items after the cursor", generate_examples=False)})
     async def long_poll(
         self,

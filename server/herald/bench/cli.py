@@ -46,6 +46,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, help="rate mode: publishes per second to random users; with "
                                                    "--publish-throughput: publishes per second, reporting 202 latency")
     parser.add_argument("--duration", type=float, default=10.0, help="rate mode: seconds of publishing (default 10)")
+    parser.add_argument("--open-publish-rate", type=float,
+                        help="herald: publish this many per second to random users while the streams open, so "
+                             "opens_per_s is measured under publishing (not counted as deliveries)")
     parser.add_argument("--publishers", type=int, default=8, help="rate mode: publish connections (default 8)")
     parser.add_argument("--processes", type=int, help=f"load processes (default: <= {CONNECTIONS_PER_PROCESS:,} streams each)")
     parser.add_argument("--source-addresses", default="",

@@ -12,7 +12,8 @@ from array import array
 from collections import Counter
 from typing import Any
 
-from herald.bench.load import CONNECTIONS_PER_PROCESS, CONNECTIONS_PER_SOURCE_ADDRESS, watch_pipe, worker_main
+from herald.bench.load import CONNECTIONS_PER_PROCESS, CONNECTIONS_PER_SOURCE_ADDRESS, OPENING_K, watch_pipe, worker_main
+from herald.bench.rate import publish_at_rate
 from herald.bench.report import percentile_ms, server_rss_kb
 from herald.bench.targets import BenchError, HeraldTarget, PeerTarget
 
@@ -154,9 +155,13 @@ async def measure_fanout(args: argparse.Namespace) -> dict[str, Any]:
                 if sources else [], "concurrency": args.connect_concurrency, "timeout": args.connect_timeout}
                for w in range(processes)]
     fleet = Fleet()
+    opening: dict[str, Any] = {}
     try:
         fleet.start(configs)
-        ready = await fleet.ready()
+        if args.open_publish_rate:
+            ready, opening = await _opening_under_load(target, fleet, args)
+        else:
+            ready = await fleet.ready()
         connected = sum(r["connected"] for r in ready)
         errors: Counter[str] = Counter()
         for r in ready:
@@ -191,6 +196,7 @@ async def measure_fanout(args: argparse.Namespace) -> dict[str, Any]:
         "max_ms": percentile_ms(ordered, 1.0),
         "setup_seconds": round(setup_seconds, 2),
         "connect_seconds": round(max(r["connect_seconds"] for r in ready), 2),
+        **_opens(ready, connected), **opening,
         "load_process_count": processes, "source_addresses": len(sources),
         "load_maxrss_mb": round(max(r["maxrss_kb"] for r in results) / 1024, 1) if results else None,
         # CPU the load processes used after opening their streams: it competed with the server.
@@ -234,47 +240,31 @@ async def _broadcasts(target: HeraldTarget | PeerTarget, fleet: Fleet, args: arg
 
 async def _at_rate(target: HeraldTarget | PeerTarget, fleet: Fleet, args: argparse.Namespace,
                    connected: int) -> dict[str, Any]:
-    total = max(1, round(args.rate * args.duration))
-    pool: asyncio.Queue[Any] = asyncio.Queue()
-    for _ in range(max(1, args.publishers)):
-        pool.put_nowait(target.client())
-    expected, failures, publish_times = 0, Counter[str](), []
-
-    async def publish(client: Any, k: int) -> None:
-        nonlocal expected
-        begun = time.perf_counter()
-        try:
-            streams = await target.publish_one(client, k)
-            expected += connected if streams is None else streams
-            publish_times.append(time.perf_counter() - begun)
-        except (BenchError, OSError, asyncio.IncompleteReadError) as exc:
-            failures[str(exc)[:120] or type(exc).__name__] += 1
-        finally:
-            pool.put_nowait(client)
-
-    tasks = set()
-    started = time.perf_counter()
-    for k in range(total):
-        delay = started + k / args.rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        # With every publisher busy the schedule slips; publish_rate reports what was achieved.
-        client = await pool.get()
-        task = asyncio.create_task(publish(client, k))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - started
+    stats = await publish_at_rate(target, args.rate, args.publishers, total=max(1, round(args.rate * args.duration)))
     deadline = time.monotonic() + args.timeout
-    while await fleet.count() < expected and time.monotonic() < deadline:
+    while await fleet.count() < stats["expected_deliveries"] and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    while not pool.empty():
-        pool.get_nowait().close()
-    publish_times.sort()
-    return {
-        "publishes": len(publish_times), "publish_errors": sum(failures.values()),
-        "publish_error_kinds": dict(failures) or None,
-        "publish_rate": round(len(publish_times) / elapsed, 1), "publish_seconds": round(elapsed, 2),
-        "publish_p50_ms": percentile_ms(publish_times, 0.5), "publish_p99_ms": percentile_ms(publish_times, 0.99),
-        "expected_deliveries": expected,
-    }
+    return stats
+
+
+def _opens(ready: list[dict[str, Any]], connected: int) -> dict[str, Any]:
+    """Streams opened per second over every load process: from the first process's first open to the last ready."""
+    span = max(r["connect_ended"] for r in ready) - min(r["connect_began"] for r in ready)
+    return {"open_seconds": round(span, 2), "opens_per_s": round(connected / span) if span > 0 else None}
+
+
+async def _opening_under_load(target: HeraldTarget | PeerTarget, fleet: Fleet,
+                              args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Publish at ``--open-publish-rate`` to random users for as long as the streams are opening."""
+    if args.target != "herald":
+        raise BenchError("--open-publish-rate needs --target herald (a peer's publish is a broadcast)")
+    done = asyncio.Event()
+    publishing = asyncio.create_task(publish_at_rate(target, args.open_publish_rate, args.publishers, stop=done,
+                                                     first_k=OPENING_K))
+    try:
+        ready = await fleet.ready()
+    finally:
+        done.set()
+        stats = await publishing
+    figures = ("publishes", "publish_errors", "publish_error_kinds", "publish_rate", "publish_p50_ms", "publish_p99_ms")
+    return ready, {f"open_{name}": stats[name] for name in figures}
