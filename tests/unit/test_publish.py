@@ -45,6 +45,19 @@ def statements_of(services: Services) -> list[str]:
     return seen
 
 
+def payloads_published(services: Services) -> list[bytes]:
+    """The payload of every event the publisher hands to the bus from now on, in order (it still goes out)."""
+    seen: list[bytes] = []
+    real_publish = services.fanout.publish
+
+    async def capture(events):  # type: ignore[no-untyped-def]
+        seen.extend(e.payload for e in events)
+        await real_publish(events)
+
+    services.fanout.publish = capture  # type: ignore[method-assign]
+    return seen
+
+
 def publish_to(user: str, **fields: object) -> PublishRequest:
     return msgspec.convert({"to": {"users": [user]}, "type": "order.shipped", "title": "Shipped",
                             "priority": "high", **fields}, PublishRequest)
@@ -69,14 +82,7 @@ async def test_recipients_with_preferences_or_a_push_target_still_get_them(servi
     async with services.db.write() as conn:
         await conn.execute(push_subscriptions.insert().values(
             id=new_id(), user_id="dan", endpoint="https://push.example/dan", p256dh="p", auth="a", created_at=now_ms()))
-    seen_events: list[bytes] = []
-    real_publish = services.fanout.publish
-
-    async def capture(events):  # type: ignore[no-untyped-def]
-        seen_events.extend(e.payload for e in events)
-        await real_publish(events)
-
-    services.fanout.publish = capture  # type: ignore[method-assign]
+    seen_events = payloads_published(services)
     await services.publisher.publish(publish_to("carla"), "producer")
     assert b'"toast":false' in seen_events[-1], "carla turned the category's in-app toast off"
     await services.publisher.publish(publish_to("dan"), "producer")
@@ -88,14 +94,7 @@ async def test_recipients_with_preferences_or_a_push_target_still_get_them(servi
 
 
 async def test_defaults_changed_on_this_node_apply_to_the_next_publish(services: Services) -> None:
-    seen_events: list[bytes] = []
-    real_publish = services.fanout.publish
-
-    async def capture(events):  # type: ignore[no-untyped-def]
-        seen_events.extend(e.payload for e in events)
-        await real_publish(events)
-
-    services.fanout.publish = capture  # type: ignore[method-assign]
+    seen_events = payloads_published(services)
     await services.publisher.publish(publish_to("erik"), "producer")
     assert b'"toast":false' not in seen_events[-1]
     await services.preferences.set_defaults({"order": Default(channels={"inApp": False})})
