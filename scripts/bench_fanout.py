@@ -40,7 +40,9 @@ POSTGRES_ADMIN_URL = os.environ.get("HERALD_TEST_POSTGRES", "postgresql://postgr
 # their in-process twins they show what the Redis hop adds.
 HERALD_VARIANTS = {"herald": ("sse", "all"), "herald_live": ("sse", "channel"),
                    "herald_ws": ("websocket", "all"), "herald_ws_live": ("websocket", "channel"),
-                   "herald_redis": ("sse", "all"), "herald_live_redis": ("sse", "channel")}
+                   "herald_redis": ("sse", "all"), "herald_live_redis": ("sse", "channel"),
+                   # The per-recipient path that fan-out on read replaced (HERALD_BROADCAST_FANOUT=write, issue 22).
+                   "herald_rows": ("sse", "all"), "herald_ws_rows": ("websocket", "all")}
 REDIS_URL = os.environ.get("HERALD_BENCH_REDIS", "redis://127.0.0.1:6379/15")
 # Peers over WebSocket speak the WebSocket peer protocol (shared/bench/fanout_probe_ws.py).
 WEBSOCKET_PEERS = {"node_ws": "node_ws.js", "websockets_peer": "websockets_peer.py"}
@@ -114,7 +116,8 @@ class Server:
                 print(f"cleanup after {self.name} failed: {exc}", file=sys.stderr)
 
 
-def herald_server(logs: Path, database: str, postgres_admin_url: str, redis: bool = False, workers: int = 1) -> Server:
+def herald_server(logs: Path, database: str, postgres_admin_url: str, redis: bool = False, workers: int = 1,
+                  broadcast_fanout: str = "read") -> Server:
     data_dir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
     port, api_key, secret = free_port(), "bench-" + secrets.token_hex(12), secrets.token_hex(32)
     database_url = ""
@@ -129,7 +132,7 @@ def herald_server(logs: Path, database: str, postgres_admin_url: str, redis: boo
            # limits (docs/operations.md#rate-limits) would refuse it, so they are off; so is the access log.
            "HERALD_PUBLISH_RATE_PER_SECOND": "0", "HERALD_CONNECT_RATE_PER_SECOND": "0",
            "HERALD_CONNECT_ADDRESS_RATE_PER_SECOND": "0", "HERALD_RECIPIENT_LIVE_PER_MINUTE": "0",
-           "HERALD_ACCESS_LOG": "false"}
+           "HERALD_ACCESS_LOG": "false", "HERALD_BROADCAST_FANOUT": broadcast_fanout}
     server = Server("herald", [sys.executable, "-m", "herald.cli", "serve", "--workers", str(workers), "--port", str(port)],
                     logs / f"herald-{port}.log", env=env, ready_path="/readyz", api_key=api_key)
     server.secret = secret
@@ -313,7 +316,8 @@ def main() -> int:
             for name in names]
     for round_, connections, name in runs:
         server = (herald_server(args.out / "logs", args.database, args.postgres_admin_url, name.endswith("_redis"),
-                                args.workers if name.endswith("_redis") else 1)
+                                args.workers if name.endswith("_redis") else 1,
+                                "write" if name.endswith("_rows") else "read")
                   if name in HERALD_VARIANTS else peer_server(name, args.peers_dir, args.out / "logs"))
         server.name = name
         load_average = os.getloadavg()[0]  # others' work on the machine shows up in the figures

@@ -92,7 +92,7 @@ async def _websocket(sub: Subscription, base_url: str, token: str, cursor: str |
             message = json.loads(raw)
             kind = message.pop("type")
             if kind == "notification":
-                await sub.queue.put(Message(kind, message["cursor"], message["notification"]))
+                await sub.queue.put(Message(kind, message.get("cursor"), message["notification"]))
             else:
                 await sub.queue.put(Message(kind, message.get("cursor"), message))
 

@@ -1,6 +1,7 @@
 """Who a notification goes to: groups kept by the producer, topics followed by users, everyone."""
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 from sqlalchemy import delete, distinct, func, select
@@ -9,15 +10,27 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from herald.db import Database
 from herald.errors import not_found
-from herald.models import group_members, groups, topic_subscribers, users
-from herald.wire import Target, now_ms
+from herald.models import group_members, groups, topic_follows_ended, topic_subscribers, users
+from herald.fanout.base import BusEvent, Fanout, Follows
+from herald.wire import Target, encoder, now_ms
+
+log = logging.getLogger("herald.audience")
 
 CHUNK = 500
 
 
 class Audience:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, fanout: Fanout | None = None) -> None:
         self.db = db
+        self.fanout = fanout  # told of follows, so that open connections hear a topic's broadcasts (broadcasts.py)
+
+    async def _announce_follow(self, user_id: str, topic: str, following: bool) -> None:
+        if self.fanout is None:
+            return
+        try:
+            await self.fanout.publish([BusEvent("follows", user_id, 0, 0, encoder.encode(Follows(topic, following)))])
+        except Exception as exc:  # noqa: BLE001 - the follow committed; the inbox still gets what it must on its next read
+            log.warning("announcing %s following %s failed: %s", user_id, topic, exc)
 
     async def expand(self, conn: AsyncConnection, target: Target) -> list[str]:
         """The user ids a target names right now, without duplicates."""
@@ -71,12 +84,19 @@ class Audience:
             await conn.execute(self.db.insert(topic_subscribers).values(topic=topic, user_id=user_id, created_at=now_ms())
                                .on_conflict_do_nothing(index_elements=[topic_subscribers.c.topic, topic_subscribers.c.user_id]))
             await self.register(conn, [user_id])
+        await self._announce_follow(user_id, topic, True)
 
     async def unfollow(self, topic: str, user_id: str) -> bool:
         async with self.db.write() as conn:
-            result = await conn.execute(delete(topic_subscribers).where(
-                topic_subscribers.c.topic == topic, topic_subscribers.c.user_id == user_id))
-            return bool(result.rowcount)
+            ended = (await conn.execute(delete(topic_subscribers).where(
+                topic_subscribers.c.topic == topic, topic_subscribers.c.user_id == user_id)
+                .returning(topic_subscribers.c.created_at))).scalars().all()
+            if ended:  # what came while they followed stays theirs when their inbox catches up (broadcasts.py)
+                await conn.execute(topic_follows_ended.insert().values(
+                    topic=topic, user_id=user_id, followed_at=ended[0], ended_at=now_ms()))
+        if ended:
+            await self._announce_follow(user_id, topic, False)
+        return bool(ended)
 
     async def followers(self, topic: str) -> list[str]:
         async with self.db.read() as conn:

@@ -91,7 +91,7 @@ class Corrections:
         revised = {**note, "title": edit.title, "body": edit.body, "url": edit.url, "silent": True}
         writes = []
         for item in items:
-            wire = Inbox._wire(revised, item.id, item.group_count, item.actors)
+            wire = Inbox.wire(revised, item.id, item.group_count, item.actors)
             wire.read = bool(item.read)
             writes.append(InboxWrite(item.user_id, seqs[item.user_id], PRIORITY_RANK[note["priority"]],
                                      encoder.encode(wire)))

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import msgspec
-from sqlalchemy import and_, bindparam, delete, false, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, false, func, literal, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from herald.db import Database
-from herald.models import inbox_changes, inbox_items, notifications, users
+from herald.models import inbox_changes, inbox_items, notifications, preferences, topic_subscribers, users
 from herald.sequence import Setup, allocate, allocate_with_setup
 from herald.wire import PRIORITY_RANK, Notification, encoder, now_ms
 
@@ -69,6 +69,10 @@ class StreamStart:
     last_seq: int
     pruned_seq: int
     unread: int
+    topics: tuple[str, ...] = ()
+    """The topics the user follows: the connection hears their broadcasts live (broadcasts.py)."""
+    personal: bool = False
+    """The user saved preferences: a broadcast's live event is marked for them alone (gateway.py)."""
 
 
 NEW_USER = StreamStart(0, 0, 0)
@@ -158,7 +162,7 @@ class Inbox:
         fresh = [user for user in seqs if user not in grouped and user not in replaced]
         if fresh:
             await self._insert_items(conn, note, fresh)
-            shared = encoder.encode(self._wire(note, note["id"], 1, [note["actor"]] if note["actor"] else None))
+            shared = encoder.encode(self.wire(note, note["id"], 1, [note["actor"]] if note["actor"] else None))
             deliveries.extend(_write(user, seqs[user], rank, shared, setup) for user in fresh)
         if grouped:
             await conn.execute(
@@ -172,7 +176,7 @@ class Inbox:
                 [{"u": user, "item": item_id, "s": seqs[user], "n": count, "a": actors}
                  for user, (item_id, count, actors) in grouped.items()])
         for user, (item_id, count, actors) in grouped.items():
-            deliveries.append(_write(user, seqs[user], rank, encoder.encode(self._wire(note, item_id, count, actors)), setup))
+            deliveries.append(_write(user, seqs[user], rank, encoder.encode(self.wire(note, item_id, count, actors)), setup))
         return deliveries
 
     async def _replace(self, conn: AsyncConnection, note: dict[str, Any], seqs: dict[str, int],
@@ -204,7 +208,7 @@ class Inbox:
              for user, row in found.items()])
         writes = []
         for user, row in found.items():
-            wire = self._wire(note, row.id, 1, actors)
+            wire = self.wire(note, row.id, 1, actors)
             wire.read = keep_read[user]
             if silent:
                 wire.seen = True if row.seen else msgspec.UNSET
@@ -213,6 +217,15 @@ class Inbox:
                 wire.action = row.action or msgspec.UNSET
             writes.append(_write(user, seqs[user], rank, encoder.encode(wire), setup))
         return writes
+
+    async def above_head(self, conn: AsyncConnection, user_ids: list[str]) -> list[InboxWrite]:
+        """Items written in this transaction above each user's ``last_seq`` (not bumped yet), ready for the bus."""
+        rows = await conn.execute(
+            self._join().add_columns(inbox_items.c.user_id).join(users, users.c.user_id == inbox_items.c.user_id)
+            .where(self.db.among(inbox_items.c.user_id, user_ids), inbox_items.c.seq > users.c.last_seq)
+            .order_by(inbox_items.c.user_id, inbox_items.c.seq))
+        return [InboxWrite(row.user_id, row.seq, PRIORITY_RANK[row.priority], encoder.encode(_item(row)))
+                for row in rows]
 
     async def record_changes(self, conn: AsyncConnection, kind: str, bodies: dict[str, bytes]) -> list[InboxWrite]:
         """One change per user (its event body, JSON), each at the user's next sequence number, in the caller's transaction."""
@@ -267,7 +280,7 @@ class Inbox:
         return self._item_insert_statement
 
     @staticmethod
-    def _wire(note: dict[str, Any], item_id: str, count: int, actors: list[str] | None) -> Notification:
+    def wire(note: dict[str, Any], item_id: str, count: int, actors: list[str] | None) -> Notification:
         return Notification(
             id=item_id, type=note["type"], title=note["title"], body=note["body"], priority=note["priority"],
             timestamp=note["created_at"], read=False, group_key=note["group_key"], url=note["url"],
@@ -284,11 +297,20 @@ class Inbox:
         """Where each user's stream starts (head, retention floor, unread), in one query for many users."""
         unread = (select(func.count()).select_from(inbox_items)
                   .where(inbox_items.c.user_id == users.c.user_id, *UNREAD).scalar_subquery())
+        # The topics followed, space-separated (names hold no space), so one query still answers a whole batch.
+        joined = func.group_concat if self.db.is_sqlite else func.string_agg
+        topics = (select(joined(topic_subscribers.c.topic, " ")).where(topic_subscribers.c.user_id == users.c.user_id)
+                  .scalar_subquery())
         async with self.db.read() as conn:
             rows = await conn.execute(
-                select(users.c.user_id, users.c.last_seq, users.c.pruned_seq, unread.label("unread"))
+                select(users.c.user_id, users.c.last_seq, users.c.pruned_seq, unread.label("unread"),
+                       exists().where(preferences.c.user_id == users.c.user_id).label("personal"),
+                       topics.label("topics"))
                 .where(self.db.among(users.c.user_id, user_ids)))
-            found = {row.user_id: StreamStart(row.last_seq, row.pruned_seq, row.unread) for row in rows}
+            found = {row.user_id: StreamStart(row.last_seq, row.pruned_seq, row.unread,
+                                              tuple(sorted(row.topics.split(" "))) if row.topics else (),
+                                              bool(row.personal))
+                     for row in rows}
         return {user_id: found.get(user_id, NEW_USER) for user_id in user_ids}
 
     async def items_after(self, user_id: str, after: int, limit: int, until: int | None = None) -> list[Replayed]:

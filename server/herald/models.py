@@ -43,6 +43,8 @@ users = Table(
     Column("last_seq", BigInteger, nullable=False, default=0),
     Column("pruned_seq", BigInteger, nullable=False, default=0),
     Column("created_at", BigInteger, nullable=False),
+    # Issue 22: the highest broadcast (``broadcasts.bseq``) already copied into this inbox (broadcasts.py).
+    Column("broadcast_mark", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 notifications = Table(
@@ -140,6 +142,38 @@ inbox_changes = Table(
     Index("ix_inbox_changes_created_at", "created_at"),
 )
 
+# Issue 22, fan-out on read (broadcasts.py): a publish to ``all`` or a topic is one notification and
+# one row here, whatever the audience. ``bseq`` comes from ``broadcast_head`` under its row lock, so
+# committed numbers are contiguous (a higher one proves every lower one committed): each user's
+# ``broadcast_mark`` can then say "everything up to here is in my inbox". ``topic`` is null for ``all``.
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("bseq", BigInteger, primary_key=True, autoincrement=False),
+    Column("notification_id", String(26), nullable=False, index=True),
+    Column("topic", String(128)),
+    Column("created_at", BigInteger, nullable=False, index=True),
+)
+
+broadcast_head = Table(
+    "broadcast_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_bseq", BigInteger, nullable=False),
+)
+
+# Follows that ended (an unfollow), kept so that a broadcast to the topic while the user followed it
+# still reaches their inbox when they catch up later (the audience is the followers at publish time).
+topic_follows_ended = Table(
+    "topic_follows_ended",
+    metadata,
+    Column("topic", String(128), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("followed_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=False, index=True),
+    Index("ix_topic_follows_ended_user_topic", "user_id", "topic"),
+)
+
 groups = Table(
     "groups",
     metadata,
@@ -162,6 +196,8 @@ topic_subscribers = Table(
     Column("user_id", String(128), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("topic", "user_id"),
+    # A stream's opening reads the topics its user follows (inbox.py stream_starts).
+    Index("ix_topic_subscribers_user_id", "user_id"),
 )
 
 # The first answer to a producer's idempotency key, replayed for 24 hours.

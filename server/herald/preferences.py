@@ -185,8 +185,19 @@ class Preferences:
                                                  dict(row.categories or {}), row.held, list(row.held_channels or []))
                     for row in rows}
 
-    async def apply(self, deliveries: list[InboxWrite], category: str) -> Applied:
-        """Mark each delivery's live event and choose its push providers, per recipient (see the module doc)."""
+    async def broadcast_flags(self, category: str) -> bytes:
+        """The marks every recipient's live event of a broadcast carries: the producer's default for the category.
+
+        Users with preferences of their own get theirs on top (``apply``, called by the gateway for them).
+        """
+        channels = effective((await self._recent_defaults()).get(category), None)
+        return (b"" if channels["inApp"] else b',"toast":false') + (b"" if channels["webPush"] else b',"system":false')
+
+    async def apply(self, deliveries: list[InboxWrite], category: str, *, hold: bool = True) -> Applied:
+        """Mark each delivery's live event and choose its push providers, per recipient (see the module doc).
+
+        ``hold``: count the items quiet hours keep from pushes for the digest; False for live events alone.
+        """
         users = sorted({d.user_id for d in deliveries})
         if not users:
             return Applied(deliveries, {})
@@ -226,7 +237,7 @@ class Preferences:
                     payload = encoded[key] = delivery.payload[:-1] + flags + b"}"
                 delivery = dataclasses.replace(delivery, payload=payload)
             result.append(delivery)
-        if held:
+        if held and hold:
             await self._hold(held)
         return Applied(result, allowed)
 

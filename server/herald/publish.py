@@ -22,8 +22,8 @@ items count but are never made quiet.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import dataclasses
 import logging
 import math
 import time
@@ -40,14 +40,16 @@ from herald.db import Database
 from herald.errors import invalid_request, not_found, too_many_requests, unavailable
 from herald.fanout.base import BusEvent, Fanout
 from herald.idempotency import IdempotencyKeys
-from herald.inbox import Inbox, InboxWrite
+from herald.inbox import CHANGE_RANK, Inbox, InboxWrite
 from herald.metrics import Metrics
 from herald.preferences import category_of
 from herald.models import inbox_items, notifications
 from herald.ratelimit import Limit, MemoryRateLimiter, RateLimiter
+from herald.recipient_limit import quiet_excess
 from herald.wire import PRIORITY_RANK, LiveEvent, PublishRequest, PublishResponse, encoder, expiry_ms, new_id, now_ms
 
 if TYPE_CHECKING:
+    from herald.broadcasts import Broadcasts
     from herald.preferences import Preferences
     from herald.push.service import PushService
     from herald.webhooks import Webhooks
@@ -56,14 +58,8 @@ log = logging.getLogger("herald.publish")
 
 NO_LIMIT = Limit("off", 0, 0)
 NOTIFICATION_INSERT = notifications.insert()
-QUIET_FIELD = b',"quiet":true}'
 
 
-class _Shape(msgspec.Struct, rename="camel"):
-    group_count: int = 1
-
-
-_shape = msgspec.json.Decoder(_Shape).decode
 
 
 class _ReadBody(msgspec.Struct):
@@ -94,6 +90,7 @@ Claim = Callable[[AsyncConnection], Awaitable["tuple[PublishRequest, str, str] |
 class Publisher:
     scheduler: Scheduler | None = None
     preferences: Preferences | None = None  # per recipient: quiet hours, channels, presence (plugged in by services.py)
+    broadcasts: Broadcasts | None = None  # fan-out on read for ``all`` (broadcasts.py); None: per recipient
 
     def __init__(self, db: Database, inbox: Inbox, audience: Audience, fanout: Fanout, metrics: Metrics,
                  idempotency_seconds: int, *, push: PushService | None = None, recorder: Recorder | None = None,
@@ -112,6 +109,7 @@ class Publisher:
         self.publish_limit = publish_limit
         self.recipient_limit = recipient_limit
         self.webhooks = webhooks  # told of each item read (``read``)
+        self._tasks: set[asyncio.Task[None]] = set()  # broadcasts' pushes, queued behind the 202
 
     async def publish(self, request: PublishRequest, producer: str) -> PublishResponse:
         await self.check_rate(producer)
@@ -163,12 +161,48 @@ class Publisher:
                          accepted: float) -> None:
         """After the commit of a publish, now or at its scheduled time: count it, fan it out, record it."""
         self.metrics.publishes.labels(_target_kind(request)).inc()
+        if deliveries and deliveries[0].kind == "broadcast":
+            await self._broadcast(request, response, deliveries[0], accepted)
+            return
         self.metrics.inbox_writes.inc(len(deliveries))
         pushes = await self._fan_out(deliveries, accepted, response.id, silent=request.silent,
                                      expires_at=expiry_ms(request, int(accepted * 1000)),
                                      category=category_of(request.category, request.type))
         if self.recorder is not None:
             self.recorder.record(response.id, deliveries, pushes)
+
+    async def _broadcast(self, request: PublishRequest, response: PublishResponse, write: InboxWrite,
+                         accepted: float) -> None:
+        """One frame to every connection now; pushes for the audience's offline devices behind it, in a task."""
+        # No delivery log entry (its counts stay "not recorded"): who was online is every connection, counted nowhere.
+        await self._announce([BusEvent("broadcast", write.user_id, 0, write.rank, write.payload, accepted)])
+        if self.push is None or request.silent:
+            return
+        expires_at = expiry_ms(request, int(accepted * 1000))
+        category = category_of(request.category, request.type)
+        task = asyncio.get_running_loop().create_task(self._push_broadcast(response.id, write, expires_at, category))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _push_broadcast(self, notification_id: str, write: InboxWrite, expires_at: int | None,
+                              category: str) -> None:
+        """Per device, as for any item (preferences, presence, quiet hours): only users who have a push target."""
+        assert self.broadcasts is not None and self.push is not None
+        try:
+            users = await self.broadcasts.push_audience(notification_id)
+            deliveries = [InboxWrite(user, 0, write.rank, write.payload, has_push=True) for user in users]
+            allowed = None
+            if self.preferences is not None and deliveries:
+                applied = await self.preferences.apply(deliveries, category)
+                deliveries, allowed = applied.deliveries, applied.allowed
+            await self.push.enqueue(deliveries, notification_id, expires_at=expires_at, allowed=allowed)
+        except Exception:  # noqa: BLE001 - the 202 stands: every inbox will have it, only the pushes are lost
+            log.exception("queueing pushes for broadcast %s failed", notification_id)
+
+    async def catch_up(self, user_ids: list[str]) -> None:
+        """Copy the broadcasts these users have not taken into their inboxes, and tell their connections."""
+        if self.broadcasts is not None:
+            await self.announce(await self.broadcasts.catch_up(user_ids))
 
     async def publish_live(self, request: PublishRequest) -> PublishResponse:
         """A live channel event: straight to the bus, kept nowhere. 503 when the bus cannot take it."""
@@ -201,6 +235,7 @@ class Publisher:
         """Mark items read (all, for ``None``) and tell every connection of the user; returns the unread count."""
         if item_ids is not None and any("\x00" in item_id for item_id in item_ids):
             raise not_found("No such notification in your inbox.")  # ids never hold NUL; PostgreSQL could not even look
+        await self.catch_up([user_id])  # a broadcast seen live may not be in the inbox yet (WebSocket reads too)
         # "All read" records no ids: for webhooks, note which were unread (only when an endpoint listens).
         unread_before = (await self._unread_ids(user_id) if item_ids is None and self.webhooks is not None
                          and self.webhooks.wants("read") else [])
@@ -251,6 +286,14 @@ class Publisher:
             except Exception:  # noqa: BLE001 - the retract committed; only the shown notifications stay
                 log.exception("queueing retract pushes failed for %d users", len(changes))
 
+    async def preferences_saved(self, user_id: str) -> None:
+        """The user's connections mark broadcasts for them from now on (gateway.py); never written to a client."""
+        await self._announce([BusEvent("preferences", user_id, 0, 0, b"{}")])
+
+    async def announce_everywhere(self, kind: str, body: dict[str, Any]) -> None:
+        """A change outside every inbox order, to every connection (a broadcast's retraction); never raises."""
+        await self._announce([BusEvent(kind, "", 0, CHANGE_RANK, encoder.encode(body))])
+
     async def announce(self, writes: list[InboxWrite]) -> None:
         """Offer committed inbox writes (triage changes, items back from a snooze) to the bus; never raises."""
         if writes:
@@ -292,7 +335,7 @@ class Publisher:
         allowed: dict[str, frozenset[str]] | None = None
         if not silent:
             try:
-                deliveries = await self._quiet_excess(deliveries)
+                deliveries = await quiet_excess(self.limiter, self.recipient_limit, self.metrics, deliveries)
             except Exception:  # noqa: BLE001 - the limit is a nicety: without it everything goes out loud
                 log.exception("per-recipient limit failed; delivering %d items with toasts", len(deliveries))
             if self.preferences is not None:
@@ -308,38 +351,6 @@ class Publisher:
             except Exception:  # noqa: BLE001 - the 202 stands: the inbox has every item, only the push is lost
                 log.exception("queueing pushes failed for %d deliveries", len(deliveries))
         return 0
-
-    async def _quiet_excess(self, deliveries: list[InboxWrite]) -> list[InboxWrite]:
-        """The deliveries, those of new items to users over the per-recipient limit re-encoded ``"quiet": true``."""
-        limit = self.recipient_limit
-        if not limit.enabled or not deliveries:
-            return deliveries
-        shapes: dict[int, bool] = {}  # fresh deliveries of one notification share one payload object
-        counted = []
-        for index, delivery in enumerate(deliveries):
-            new = shapes.get(id(delivery.payload))
-            if new is None:
-                new = shapes[id(delivery.payload)] = _shape(delivery.payload).group_count == 1
-            if new:
-                counted.append(index)
-        if not counted:
-            return deliveries
-        waits = await self.limiter.hit_many(limit, [deliveries[index].user_id for index in counted])
-        result = list(deliveries)
-        quiet: dict[int, bytes] = {}
-        for index, wait in zip(counted, waits):
-            delivery = deliveries[index]
-            if wait <= 0 or delivery.rank == PRIORITY_RANK["urgent"]:
-                continue
-            payload = quiet.get(id(delivery.payload))
-            if payload is None:
-                # The payload is one msgspec-encoded JSON object: the field goes before its closing brace.
-                payload = quiet[id(delivery.payload)] = delivery.payload[:-1] + QUIET_FIELD
-            result[index] = dataclasses.replace(delivery, payload=payload)
-        made_quiet = sum(1 for a, b in zip(deliveries, result) if a is not b)
-        if made_quiet:
-            self.metrics.quiet_deliveries.inc(made_quiet)
-        return result
 
     async def _persist(self, request: PublishRequest, producer: str, notification_id: str | None = None,
                        within: AsyncConnection | None = None) -> tuple[PublishResponse, list[InboxWrite] | None]:
@@ -362,6 +373,9 @@ class Publisher:
                 # Claim the key first: a concurrent twin waits on this row, then finds it taken.
                 if not await self.keys.claim(conn, producer, key, note["id"], counted or 0, now):
                     return await self.keys.earlier_within(conn, producer, key), None
+            if (self.broadcasts is not None and (request.to.all or request.to.topic is not None)
+                    and not (request.group_key or request.replace_key)):
+                return await self._persist_broadcast(conn, request, note, producer, key)
             user_ids = await self.audience.expand(conn, request.to)
             target = {k: v for k, v in (("users", request.to.users), ("group", request.to.group),
                                         ("topic", request.to.topic), ("all", request.to.all)) if v is not None}
@@ -371,6 +385,18 @@ class Publisher:
             if key is not None and counted is None:
                 await self.keys.count(conn, producer, key, len(user_ids))
         return PublishResponse(note["id"], len(user_ids)), deliveries
+
+    async def _persist_broadcast(self, conn: AsyncConnection, request: PublishRequest, note: dict[str, Any],
+                                 producer: str, key: str | None) -> tuple[PublishResponse, list[InboxWrite]]:
+        """Fan-out on read (broadcasts.py): the notification and one broadcast row, whatever the audience.
+
+        A group or replace key still writes per recipient (the caller): what it updates differs per inbox.
+        """
+        assert self.broadcasts is not None
+        count, write = await self.broadcasts.persist(conn, note, request.to.topic)
+        if key is not None:
+            await self.keys.count(conn, producer, key, count)
+        return PublishResponse(note["id"], count), [write]
 
     @contextlib.asynccontextmanager
     async def _transaction(self, within: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:

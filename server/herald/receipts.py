@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Annotated, Sequence
+from typing import TYPE_CHECKING, Annotated, Awaitable, Callable, Sequence
 
 import msgspec
 from sqlalchemy import bindparam, select, update
@@ -71,6 +71,8 @@ class Receipts:
         self._per_user: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Publisher.catch_up (services.py): a broadcast acked live is copied into the inbox before it is stamped.
+        self.catch_up: Callable[[list[str]], Awaitable[None]] | None = None
 
     def record(self, user_id: str, item_ids: Sequence[str], transport: str) -> None:
         """Note receipts (cheap, never waits); written within ``flush_seconds``."""
@@ -101,6 +103,11 @@ class Receipts:
         if not self._pending:
             return
         pending, self._pending, self._per_user = self._pending, {}, {}
+        if self.catch_up is not None:
+            try:
+                await self.catch_up(sorted({user_id for user_id, _ in pending}))
+            except Exception:  # noqa: BLE001 - stamped below as far as the inboxes have the items
+                log.exception("copying broadcasts before stamping receipts failed")
         rows = [{"u": user_id, "i": item_id, "at": at} for (user_id, item_id), at in pending.items()]
         first: list[tuple[str, str, str, int]] = []
         try:

@@ -33,6 +33,8 @@ class Retention:
     async def prune_once(self) -> int:
         cutoff = now_ms() - self.retention_seconds * 1000
         removed = await self.inbox.prune(cutoff)
+        if self.publisher.broadcasts is not None:  # an inbox that never copied them is past retention for them too
+            await self.publisher.broadcasts.prune(cutoff)
         await self.publisher.prune_keys()
         if self.push is not None:
             await self.push.prune(cutoff)

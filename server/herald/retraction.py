@@ -31,7 +31,7 @@ from herald.db import Database
 from herald.errors import not_found
 from herald.inbox import UNREAD, Inbox, InboxWrite
 from herald.metrics import Metrics
-from herald.models import inbox_items, notifications, users
+from herald.models import broadcasts, inbox_items, notifications, users
 from herald.publish import Publisher
 from herald.tasks import repeat
 from herald.wire import Target, encoder, now_ms
@@ -65,7 +65,12 @@ class Retractions:
             if not marked.rowcount:
                 raise not_found("No such notification, or it was already retracted.")
             changes = await self._remove(conn, inbox_items.c.notification_id == notification_id, "retracted", now)
+            broadcast = (await conn.execute(select(broadcasts.c.bseq).where(
+                broadcasts.c.notification_id == notification_id))).first()
         await self.publisher.publish_changes(changes)
+        if broadcast is not None:
+            # Open lists that had it live, not yet copied: no inbox will take it now (broadcasts.py).
+            await self.publisher.announce_everywhere("retract", {"ids": [notification_id], "reason": "retracted"})
         return _removed(changes)
 
     async def by_replace_key(self, replace_key: str, target: Target) -> int:
@@ -88,9 +93,17 @@ class Retractions:
         if self._swept_until is not None:
             due = due.where(notifications.c.expires_at > self._swept_until - SWEEP_OVERLAP_MS)
         doomed = inbox_items.c.notification_id.in_(due.scalar_subquery())
+        # Broadcasts that expired since the last sweep leave the open lists that had them live (broadcasts.py):
+        # inboxes that never copied them never will, so there is nothing to delete for those.
+        since = self._swept_until if self._swept_until is not None else now - int(self.sweep_interval_seconds * 1000)
         # A read first: most sweeps find nothing, and SQLite's one writer is better left to publishes.
         async with self.db.read() as conn:
+            ended = list((await conn.execute(
+                select(notifications.c.id).join(broadcasts, broadcasts.c.notification_id == notifications.c.id)
+                .where(notifications.c.expires_at <= now, notifications.c.expires_at > since))).scalars())
             found = (await conn.execute(select(inbox_items.c.id).where(doomed).limit(1))).first()
+        if ended:
+            await self.publisher.announce_everywhere("retract", {"ids": sorted(ended), "reason": "expired"})
         if found is None:
             self._swept_until = now
             return 0

@@ -31,6 +31,7 @@ from herald.push.service import PushService
 from herald.ratelimit import Limit, RateLimiter, build_limiter
 from herald.receipts import Receipts
 from herald.retention import Retention
+from herald.broadcasts import Broadcasts
 from herald.correction import Corrections
 from herald.retraction import Retractions
 from herald.triage import Triage
@@ -68,6 +69,7 @@ class Services:
     corrections: Corrections
     preferences: Preferences
     triage: Triage
+    broadcasts: Broadcasts
     consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -78,7 +80,8 @@ class Services:
         fanout = _fanout(settings, metrics)
         limiter = build_limiter(settings.redis_url, metrics)
         inbox = Inbox(db, settings.group_window_seconds)
-        audience = Audience(db)
+        broadcasts = Broadcasts(db, inbox)
+        audience = Audience(db, fanout)
         webhooks = Webhooks(settings, db, metrics)  # told of receipts, reads and failed pushes after they commit
         # Pushes (Web Push, FCM, APNs) go to users the fan-out cannot reach; the publisher hands them over
         # after each commit, and each read, so that phones drop what was read elsewhere.
@@ -89,6 +92,8 @@ class Services:
             limiter=limiter, publish_limit=Limit("publish", settings.publish_rate_per_second, settings.publish_burst),
             recipient_limit=Limit("recipient_live", settings.recipient_live_per_minute / 60,
                                   settings.recipient_live_per_minute), webhooks=webhooks)
+        if settings.broadcast_fanout == "read":
+            publisher.broadcasts = broadcasts  # else every publish writes per recipient, as before issue 22
         # Each publish asks the recipients' preferences and presence which alerts and pushes it may raise;
         # the digest at the end of quiet hours goes out through the push service.
         preferences = publisher.preferences = Preferences(
@@ -98,7 +103,7 @@ class Services:
         # A publish with sendAt waits in the scheduler, whichever way it came (API, admin, a log consumer).
         scheduler = publisher.scheduler = Scheduler(db, publisher, metrics, poll_seconds=settings.schedule_poll_seconds)
         consumers = build_consumers(settings, publisher, db, metrics)  # empty unless a log source is configured
-        return cls(
+        built = cls(
             consumers=consumers, preferences=preferences,
             settings=settings, db=db, fanout=fanout, metrics=metrics, signer=TokenSigner(settings.secret),
             inbox=inbox, audience=audience, keys=KeyStore(db, settings.api_keys),
@@ -117,8 +122,13 @@ class Services:
                             retry_milliseconds=settings.retry_milliseconds,
                             queue_limit=settings.connection_queue_limit, gap_fill_seconds=settings.gap_fill_seconds,
                             writes_per_second=settings.connection_writes_per_second,
-                            connections_per_user=settings.connections_per_user),
+                            connections_per_user=settings.connections_per_user,
+                            catch_up=publisher.catch_up),
+            broadcasts=broadcasts,
         )
+        built.gateway.personalize = preferences  # a broadcast's live event, marked per recipient
+        built.receipts.catch_up = publisher.catch_up  # a broadcast acked live is in the inbox before it is stamped
+        return built
 
     async def start(self) -> None:
         await self.fanout.start()

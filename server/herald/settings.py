@@ -83,6 +83,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     group_window_seconds: int = 3600
     """Items with the same ``groupKey`` for one user collapse while the first is unread and younger than this."""
 
+    broadcast_fanout: Literal["read", "write"] = "read"
+    """``read``: a publish to ``all`` is stored once and each inbox copies it when next read (broadcasts.py);
+    ``write``: one inbox row per recipient before the 202, as before issue 22."""
+
     connection_queue_limit: int = 1000
     """Events that may wait for one slow connection before it is dropped to a resume from the database."""
 

@@ -265,6 +265,8 @@ class Notification(msgspec.Struct, rename="camel"):
     snoozed_until: int | msgspec.UnsetType = msgspec.UNSET
     action: str | msgspec.UnsetType = msgspec.UNSET
     """The id of the action the user took on it."""
+    broadcast: bool | msgspec.UnsetType = msgspec.UNSET
+    """True on a broadcast's live frame (broadcasts.py), which carries no cursor: counted as new until the next count."""
 
 
 encoder = msgspec.json.Encoder()

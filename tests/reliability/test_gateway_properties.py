@@ -12,6 +12,12 @@ gap is due, ``resync`` after a bus outage, and a queue small enough to overflow.
 
 and after a final resync, every item after the resume point has been written exactly once.
 
+Broadcasts (issue 22, broadcasts.py) come from the bus to every connection without a cursor.
+A connection writes each at most once live; one it drops (a full queue, a bus outage) sets
+``missed_broadcasts``, and the next replay copies the broadcasts into the inbox first (the model's
+``catch_up``), so it comes back as an item at its own sequence number. At the end every
+broadcast has reached the client, live or from the inbox.
+
 The last test drives the real gateway (``Gateway.open`` and its loop) over a model inbox for the
 one race the state machine cannot take: a resync arriving while a replay page is being read.
 """
@@ -65,6 +71,9 @@ class ConnectionMachine(RuleBasedStateMachine):
         self.pending: list[BusEvent] = []  # committed, not yet delivered by the bus
         self.counts: Counter[int] = Counter()
         self.reads = 0
+        self.broadcasts = 0  # broadcasts sent; broadcast n's payload is {"b":n}
+        self.copied: dict[int, int] = {}  # broadcast -> the inbox seq its copy took (catch_up)
+        self.live: Counter[int] = Counter()  # broadcasts written live
         for _ in range(before):  # committed before the connection attached: the bus will not bring them
             self.commit(2)
         self.pending.clear()
@@ -85,6 +94,7 @@ class ConnectionMachine(RuleBasedStateMachine):
         self.head += 1
         if moved is not None:
             del self.items[moved]  # a group update moves the item to the new sequence number
+            self.copied = {b: self.head if seq == moved else seq for b, seq in self.copied.items()}
         self.items[self.head] = rank
         if kind != "notification":
             self.changes.add(self.head)
@@ -121,6 +131,26 @@ class ConnectionMachine(RuleBasedStateMachine):
         self.reads += 1
         self.conn.offer(BusEvent("read", "u", 0, -1, b'{"all":true,"unreadCount":0}'))
 
+    @rule(rank=st.integers(0, 3), lost=st.booleans())
+    def broadcast(self, rank: int, lost: bool) -> None:
+        """A broadcast to everyone: straight from the bus, unless the bus loses it (then a resync follows)."""
+        self.broadcasts += 1
+        if lost:
+            self.conn.resync()
+        else:
+            self.conn.offer(BusEvent("broadcast", "", 0, rank, b'{"b":%d}' % self.broadcasts))
+
+    @rule()
+    def user_reads_inbox(self) -> None:
+        """Any read of the inbox (a list page, another tab opening) copies what it has not taken yet."""
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        for broadcast in range(1, self.broadcasts + 1):
+            if broadcast not in self.copied:
+                self.commit(2)
+                self.copied[broadcast] = self.head
+
     @rule()
     def bus_reconnects(self) -> None:
         self.conn.resync()
@@ -146,6 +176,9 @@ class ConnectionMachine(RuleBasedStateMachine):
         conn = self.conn
         after, until = conn.replay_after, conn.replay_until
         assert after is not None
+        if conn.missed_broadcasts:  # Gateway._replay_page: copy the broadcasts first, then read in order
+            conn.missed_broadcasts = False
+            self.catch_up()
         start = max(after, conn.cursor)
         rows = [(seq, self.items[seq], "read" if seq in self.changes else "notification", payload(seq))
                 for seq in sorted(self.items)
@@ -162,6 +195,11 @@ class ConnectionMachine(RuleBasedStateMachine):
 
     def written(self, frame: bytes) -> None:
         lines = frame.decode().split("\n")
+        if lines[1].startswith('data: {"b":'):
+            broadcast = int(lines[1].removeprefix('data: {"b":').removesuffix("}"))
+            self.live[broadcast] += 1
+            assert self.live[broadcast] == 1, f"broadcast {broadcast} written live twice"
+            return
         if lines[0] == "event: read" and not lines[1].startswith("id: "):
             self.reads -= 1
             assert self.reads >= 0, "a read event written more often than it happened"
@@ -198,6 +236,11 @@ class ConnectionMachine(RuleBasedStateMachine):
         expected = {seq for seq in self.items if seq > self.resume}
         assert {seq for seq, n in self.counts.items() if n} >= expected, "every item after the resume point arrives"
         assert all(n == 1 for n in self.counts.values())
+        # Every broadcast reached the client: live, or copied into the inbox and written from there.
+        for broadcast in range(1, self.broadcasts + 1):
+            copy = self.copied.get(broadcast)
+            assert self.live[broadcast] or (copy is not None and copy > self.resume and self.counts[copy]), (
+                f"broadcast {broadcast} never reached the client")
         assert self.conn.cursor == self.head, "caught up: the cursor is the inbox head"
 
 

@@ -61,5 +61,14 @@ async def require_subscriber(request: ASGIConnection) -> str:  # type: ignore[ty
     raise unauthorized("Sign in first: send 'Authorization: Bearer <token>' or the session cookie.")
 
 
+async def require_reader(request: ASGIConnection) -> str:  # type: ignore[type-arg]
+    """``require_subscriber``, with the broadcasts not yet in the user's inbox copied there first (broadcasts.py)."""
+    user_id = await require_subscriber(request)
+    await services(request).publisher.catch_up([user_id])
+    return user_id
+
+
 producer_dependency = {"producer": Provide(require_producer)}
 subscriber_dependency = {"user_id": Provide(require_subscriber)}
+reader_dependency = {"user_id": Provide(require_reader)}
+"""For routes that read or change the inbox: it holds every broadcast so far when the handler runs."""

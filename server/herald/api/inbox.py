@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from herald.api.admission import admitted_subscriber
-from herald.api.auth import services, subscriber_dependency
+from herald.api.auth import reader_dependency, services
 from herald.api.guards import json_body
 from herald.api.triage import item_filter
 from herald.delivery.connection import Connection
@@ -54,7 +54,7 @@ def _values(request: Request, name: str, given: str | None) -> list[str] | None:
 
 class InboxController(Controller):
     path = "/api/notifications"
-    dependencies = subscriber_dependency
+    dependencies = reader_dependency
     tags = ["subscriber"]
 
     @get("/stream", media_type="text/event-stream", dependencies=admitted_subscriber("sse"))
@@ -92,7 +92,7 @@ class InboxController(Controller):
     ) -> Response[bytes]:
         """Long polling: items after ``cursor`` (urgent first) at once, or when one arrives, or after ``timeout`` s."""
         s = services(request)
-        body = await poll(s.inbox, s.fanout, user_id, parse_cursor(cursor, "cursor"), timeout)
+        body = await poll(s.inbox, s.fanout, user_id, parse_cursor(cursor, "cursor"), timeout, s.publisher.catch_up)
         return Response(body, media_type=MediaType.JSON, headers={"Cache-Control": "no-store"})
 
     @get("/")

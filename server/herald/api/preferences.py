@@ -143,6 +143,7 @@ class PreferencesController(Controller):
         dnd = int(data.dnd_until.timestamp() * 1000) if data.dnd_until is not None else None
         await prefs.save(user_id, UserPreferences(data.time_zone, quiet_hours, dnd,
                                                   {k: v for k, v in categories.items() if v}))
+        await services(request).publisher.preferences_saved(user_id)
         return await _view(prefs, user_id)
 
     @get("/defaults", dependencies=producer_dependency)

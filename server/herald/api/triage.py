@@ -12,7 +12,7 @@ from litestar import Controller, Request, post, get
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
-from herald.api.auth import services, subscriber_dependency
+from herald.api.auth import reader_dependency, services
 from herald.api.guards import json_body
 from herald.errors import invalid_request
 from herald.triage import MAX_IDS, MAX_PATTERNS, MAX_TABS, ItemFilter, StateChange, Tab, type_clause
@@ -78,7 +78,7 @@ def item_filter(types: list[str] | None, categories: list[str] | None, archived:
 
 class TriageController(Controller):
     path = "/api/notifications"
-    dependencies = subscriber_dependency
+    dependencies = reader_dependency
     tags = ["subscriber"]
 
     @get("/counts")

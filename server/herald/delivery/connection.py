@@ -56,6 +56,8 @@ def frame(encoder: Encoder, cursor: int | None, event: BusEvent) -> bytes:
     """An inbox event's frame: an item, or a change; ``cursor`` None for one outside the inbox order."""
     if event.kind == "notification":
         return encoder.notification(cursor, event.payload)  # type: ignore[arg-type]
+    if event.kind == "broadcast":
+        return encoder.broadcast(event.payload)
     return encoder.change(event.kind, cursor, event.payload)
 
 
@@ -66,7 +68,7 @@ class Connection:
     __slots__ = ("user_id", "cursor", "limit", "overflows", "replay_after", "replay_until", "gap_since",
                  "_known", "_done", "_max_known", "_heap", "_order", "sink", "encoder", "stats", "last_write",
                  "on_wake", "on_gap", "gap_timer", "pumping", "heartbeat_due", "channels", "_live",
-                 "writes_per_second", "_writes", "_window_end", "resyncs")
+                 "writes_per_second", "_writes", "_window_end", "resyncs", "missed_broadcasts", "personal")
 
     def __init__(self, user_id: str, limit: int, stats: Stats | None = None, writes_per_second: int = 1 << 30) -> None:
         self.user_id = user_id
@@ -97,6 +99,10 @@ class Connection:
         self._window_end = 0.0
         self.resyncs = 0  # bumped by each resync, so that a replay page read meanwhile knows to read on
         self._live: collections.deque[BusEvent] | None = None  # live events waiting: best-effort, bounded
+        # A broadcast was dropped (queue full): the next replay copies the broadcasts into the inbox first,
+        # so that it reads them back in the inbox order (broadcasts.py).
+        self.missed_broadcasts = False
+        self.personal = False  # the user has preferences of their own: the gateway marks broadcasts for them
 
     @property
     def queued(self) -> int:
@@ -118,6 +124,9 @@ class Connection:
 
     def offer(self, event: BusEvent) -> None:
         sink = self.sink
+        if event.kind == "preferences":  # the user saved preferences: from now on broadcasts are marked for them
+            self.personal = True
+            return
         if event.kind == "channel":
             # It wakes the loop itself, and only when the event must wait: a live event written
             # at once must not start a pump per connection (that was a task per socket per event).
@@ -143,6 +152,14 @@ class Connection:
             self._note_gap()
         else:  # outside the inbox order: written now or before anything queued, never replayed
             if sink is not None and not self._heap and self._write_now(sink, frame(self.encoder, None, event)):  # type: ignore[arg-type]
+                if event.kind == "broadcast":
+                    self.stats.delivered += 1
+                    if event.sent_at:
+                        self.stats.observe(event.sent_at)
+                return
+            if event.kind == "broadcast" and len(self._heap) >= self.limit:
+                self.missed_broadcasts = True
+                self._overflow()
                 return
             heapq.heappush(self._heap, (-1, self._next_order(), event))
         self.wake()
@@ -189,6 +206,8 @@ class Connection:
             heapq.heappop(heap)
             if not event.seq:
                 frames.append(frame(encoder, None, event))
+                if event.sent_at:  # a broadcast
+                    self.stats.observe(event.sent_at)
                 continue
             self._done.add(event.seq)  # type: ignore[union-attr]
             self._advance()
@@ -241,6 +260,7 @@ class Connection:
     def resync(self) -> None:
         """The bus may have lost anything: read the inbox from the cursor to its head, even mid-replay."""
         self.resyncs += 1
+        self.missed_broadcasts = True  # the bus may have lost broadcasts too: the inbox copies them first
         if self.replay_after is None:
             self.replay_after = self.cursor
         self.replay_until = None
@@ -276,7 +296,12 @@ class Connection:
     def _overflow(self) -> None:
         self.overflows += 1
         self.stats.overflows += 1
-        self._heap = [entry for entry in self._heap if not entry[2].seq]
+        # Changes outside the order stay; broadcasts go, and come back through the inbox (missed_broadcasts).
+        kept = [entry for entry in self._heap if not entry[2].seq and entry[2].kind != "broadcast"]
+        if any(entry[2].kind == "broadcast" for entry in self._heap):
+            self.missed_broadcasts = True
+        self._heap = kept
+        heapq.heapify(self._heap)
         self._known = set(self._done)
         self._max_known = max(self._done, default=self.cursor)
         self.replay_after, self.replay_until = self.cursor, None

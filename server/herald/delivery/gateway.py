@@ -22,28 +22,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+import msgspec
 
 from herald.delivery.connection import Connection, Stats
 from herald.delivery.direct import DirectSink
 from herald.delivery.protocols import Encoder, Sink
-from herald.delivery.starts import StartLoader
+from herald.delivery.starts import CatchUp, StartLoader
 from herald.errors import invalid_request
-from herald.fanout.base import Fanout
-from herald.inbox import Inbox
+from herald.fanout.base import BusEvent, Fanout, Listener
+from herald.inbox import Inbox, InboxWrite
+from herald.preferences import category_of
 from herald.metrics import Metrics
 from herald.tasks import cancel
 from herald.wire import MAX_CHANNELS
+
+if TYPE_CHECKING:
+    from herald.preferences import Preferences as Personalize
 
 log = logging.getLogger("herald.gateway")
 
 REPLAY_PAGE = 200
 
 
+class _Shape(msgspec.Struct, rename="camel"):
+    type: str
+    category: str | None = None
+
+
+_shape = msgspec.json.Decoder(_Shape).decode
+
+
 class Gateway:
     def __init__(self, inbox: Inbox, fanout: Fanout, metrics: Metrics, *, heartbeat_seconds: float,
                  retry_milliseconds: int, queue_limit: int, gap_fill_seconds: float,
-                 writes_per_second: int = 1 << 30, connections_per_user: int = 1 << 30) -> None:
+                 writes_per_second: int = 1 << 30, connections_per_user: int = 1 << 30,
+                 catch_up: CatchUp | None = None) -> None:
         self.inbox = inbox
         self.fanout = fanout
         self.metrics = metrics
@@ -60,7 +75,11 @@ class Gateway:
         self._opened_at: dict[Connection, float] = {}  # connection -> epoch seconds, for the admin's support page
         self._of_user: dict[str, dict[Connection, None]] = {}  # oldest first
         self._pumps: set[asyncio.Task[None]] = set()
-        self._starts = StartLoader(inbox)
+        self.catch_up = catch_up
+        self.personalize: Personalize | None = None  # preferences.py, plugged in by services.py
+        self._marking: set[asyncio.Task[None]] = set()
+        self._in_order = asyncio.Lock()  # FIFO: broadcasts go out in the order they came, also when a lookup waits
+        self._starts = StartLoader(inbox, catch_up)
         self._sweeper: asyncio.Task[None] | None = None
         metrics.watch_gateway(self._stats)
 
@@ -77,6 +96,8 @@ class Gateway:
         return self._stats.setdefault(transport, Stats())
 
     async def start(self) -> None:
+        if self.personalize is not None:
+            self.fanout.on_broadcast = self._broadcast
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="herald-gateway-sweep")
 
     async def stop(self) -> None:
@@ -121,6 +142,15 @@ class Gateway:
             conn.start(cursor)
             if cursor < start.last_seq:
                 conn.replay_after, conn.replay_until = cursor, start.last_seq
+            conn.personal = start.personal
+            for topic in start.topics:
+                self.fanout.follow(topic, conn)
+            if start.topics and self.catch_up is not None:
+                # A topic's broadcast committed between the catch-up and these follows reached no one here:
+                # the first replay copies again (usually nothing) and reads on to the head.
+                conn.missed_broadcasts = True
+                if conn.replay_after is None:
+                    conn.replay_after, conn.replay_until = cursor, None
             if reset:
                 self.metrics.resets.inc()
             await sink.flush(encoder.opening(self.retry_milliseconds, cursor, start.unread, reset))
@@ -224,6 +254,9 @@ class Gateway:
         assert after is not None
         start = max(after, conn.cursor)
         overflows, resyncs = conn.overflows, conn.resyncs
+        if conn.missed_broadcasts and self.catch_up is not None:
+            conn.missed_broadcasts = False  # dropped from a full queue: read back from the inbox, in order
+            await self.catch_up([conn.user_id])
         rows = await self.inbox.items_after(conn.user_id, start, REPLAY_PAGE, until)
         if conn.overflows != overflows:
             return  # the queue overflowed meanwhile and asked for a re-read from the cursor: that one wins
@@ -239,6 +272,44 @@ class Gateway:
             else:
                 conn.replay_after = conn.replay_until = None
         conn.add_replayed(rows, start, covered)
+
+    def _broadcast(self, event: BusEvent, listeners: Sequence[Listener]) -> None:
+        """A broadcast's live event, marked as preferences say: the category's defaults for everyone
+        (one lookup, cached), and each user's own choices, quiet hours and presence for those who saved any."""
+        task = asyncio.get_running_loop().create_task(self._mark(event, listeners))
+        self._marking.add(task)
+        task.add_done_callback(self._marking.discard)
+
+    async def _mark(self, event: BusEvent, listeners: Sequence[Listener]) -> None:
+        assert self.personalize is not None
+        payload, shape = event.payload, _shape(event.payload)
+        category = category_of(shape.category, shape.type)
+        own: dict[str, list[Connection]] = {}
+        async with self._in_order:
+            try:
+                flags = await self.personalize.broadcast_flags(category)
+            except Exception:  # noqa: BLE001 - the defaults could not be read: the event goes out as sent
+                log.exception("reading the category defaults for a broadcast failed")
+                flags = b""
+            generic = msgspec.structs.replace(event, payload=payload[:-1] + flags + b"}") if flags else event
+            for listener in listeners:
+                if isinstance(listener, Connection) and listener.personal:
+                    own.setdefault(listener.user_id, []).append(listener)
+                else:
+                    listener.offer(generic)
+        if not own:
+            return
+        try:
+            applied = await self.personalize.apply(
+                [InboxWrite(user, 0, event.rank, payload, has_preferences=True) for user in own], category, hold=False)
+            marked = {write.user_id: write.payload for write in applied.deliveries}
+        except Exception:  # noqa: BLE001 - preferences unreadable: these users get the event as everyone does
+            log.exception("marking a broadcast for %d users failed", len(own))
+            marked = {}
+        for user, conns in own.items():
+            personal = msgspec.structs.replace(generic, payload=marked[user]) if user in marked else generic
+            for conn in conns:
+                conn.offer(personal)
 
     def _arm_gap_timer(self, conn: Connection) -> None:
         due = conn.gap_due(self.gap_fill_seconds)

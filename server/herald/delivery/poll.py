@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from herald.delivery.starts import CatchUp
 from herald.fanout.base import BusEvent, Fanout
 from herald.inbox import Inbox
 from herald.tasks import wait_event
@@ -49,17 +50,22 @@ class Waker:
         self.event.set()
 
 
-async def poll(inbox: Inbox, fanout: Fanout, user_id: str, cursor: int | None, timeout: float) -> bytes:
+async def poll(inbox: Inbox, fanout: Fanout, user_id: str, cursor: int | None, timeout: float,
+               catch_up: CatchUp | None = None) -> bytes:
     """The JSON answer: ``items`` (urgent first), ``changes`` (in order), ``cursor``, ``unreadCount``, ``reset``, ``read``."""
     waker = Waker()
     fanout.attach(user_id, waker)
     try:
         start = await inbox.stream_start(user_id)
+        for topic in start.topics:  # a broadcast to one of them wakes this poll too
+            fanout.follow(topic, waker)
         if cursor is None or cursor > start.last_seq or cursor < start.pruned_seq:
             return _answer([], start.last_seq, start.unread, reset=cursor is not None)
         rows = await inbox.items_after(user_id, cursor, POLL_LIMIT)
         if not rows and timeout > 0:
             await wait_event(waker.event, timeout)
+            if catch_up is not None:  # it may have been a broadcast: into the inbox first, then read in order
+                await catch_up([user_id])
             rows = await inbox.items_after(user_id, cursor, POLL_LIMIT)
         unread = await inbox.unread_count(user_id)
     finally:

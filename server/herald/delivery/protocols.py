@@ -16,6 +16,8 @@ class Encoder(Protocol):
     def change(self, kind: str, cursor: int | None, payload: bytes) -> bytes:
         """An inbox change (``read``, ...) with the cursor it moves to; None: outside the inbox order."""
     def channel(self, payload: bytes) -> bytes: ...
+    def broadcast(self, payload: bytes) -> bytes:
+        """A broadcast's notification, without a cursor: the same bytes for every connection."""
     def heartbeat(self) -> bytes: ...
 
 

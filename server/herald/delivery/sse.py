@@ -53,6 +53,11 @@ class SSEEncoder:
         # No id: a live event does not move the resume cursor, and is never replayed.
         return b"event: channel\ndata: %b\n\n" % payload
 
+    def broadcast(self, payload: bytes) -> bytes:
+        # No id either: a broadcast reaches the inbox's order when the user's inbox copies it (broadcasts.py),
+        # and a resume then brings it at its own cursor; the client drops that repeat by id.
+        return b"event: notification\ndata: %b\n\n" % payload
+
     def heartbeat(self) -> bytes:
         return b": keep-alive\n\n"
 
@@ -84,6 +89,12 @@ class ChunkedSSEEncoder(SSEEncoder):
         last = self._last
         if last[0] is not payload:
             last = self._last = (payload, chunk(super().channel(payload)))
+        return last[1]
+
+    def broadcast(self, payload: bytes) -> bytes:
+        last = self._last
+        if last[0] is not payload:
+            last = self._last = (payload, chunk(super().broadcast(payload)))
         return last[1]
 
     def heartbeat(self) -> bytes:

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Awaitable, Callable
 
 from herald.inbox import Inbox, StreamStart
 
 START_BATCH = 500  # stream opens answered by one query: a reconnect storm costs a few queries, not thousands
+CatchUp = Callable[[list[str]], Awaitable[None]]
+"""Copies the broadcasts these users' inboxes have not yet taken (and announces them), before a start is read."""
 START_QUERIES = 4  # batches in flight at once, and more than one only while full batches wait
 
 
@@ -24,8 +27,9 @@ class StartLoader:
     what a storm paid for.
     """
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: Inbox, catch_up: CatchUp | None = None) -> None:
         self.inbox = inbox
+        self.catch_up = catch_up
         self._waiting: dict[str, list[asyncio.Future[StreamStart]]] = {}
         self._running = 0
         self._scheduled = False
@@ -61,6 +65,8 @@ class StartLoader:
 
     async def _run(self, batch: dict[str, list[asyncio.Future[StreamStart]]]) -> None:
         try:
+            if self.catch_up is not None:
+                await self.catch_up(list(batch))  # broadcasts not yet in these inboxes (broadcasts.py): one check
             starts = await self.inbox.stream_starts(list(batch))
         except Exception as exc:  # noqa: BLE001 - each waiting open fails as its own query would have
             for futures in batch.values():

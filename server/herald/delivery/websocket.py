@@ -58,6 +58,10 @@ class WSEncoder:
     def channel(self, payload: bytes) -> bytes:
         return b'{"type":"channel","event":%b}' % payload
 
+    def broadcast(self, payload: bytes) -> bytes:
+        # No cursor: a broadcast takes its place in the inbox's order only once the inbox copies it (broadcasts.py).
+        return b'{"type":"notification","notification":%b}' % payload
+
     def heartbeat(self) -> bytes:
         return b'{"type":"heartbeat"}'
 
@@ -87,6 +91,12 @@ class FramedWSEncoder(WSEncoder):
         last = self._last
         if last[0] is not payload:
             last = self._last = (payload, text_frame(super().channel(payload)))
+        return last[1]
+
+    def broadcast(self, payload: bytes) -> bytes:
+        last = self._last
+        if last[0] is not payload:
+            last = self._last = (payload, text_frame(super().broadcast(payload)))
         return last[1]
 
     def heartbeat(self) -> bytes:

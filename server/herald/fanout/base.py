@@ -20,7 +20,7 @@ offer to synchronously, with the cursor bookkeeping beside it.
 from __future__ import annotations
 
 import abc
-from typing import Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 import msgspec
 
@@ -29,14 +29,26 @@ class BusEvent(msgspec.Struct, array_like=True, frozen=True):
     """What travels on the bus. ``seq`` is 0 for events outside the inbox order (live channel events)."""
 
     kind: str
-    """``notification`` (an item), ``channel`` (a live event), or an inbox change's event name (``read``)."""
+    """``notification`` (an item), ``channel`` (a live event), ``broadcast`` (to every connection, broadcasts.py),
+    or an inbox change's event name (``read``)."""
     key: str
-    """The user the event is for; for ``channel``, the live channel's name."""
+    """The user the event is for; for ``channel``, the live channel's name; for ``broadcast``, the topic, or ""
+    for ``all`` (a change with key "" goes to every connection too: a broadcast's retraction)."""
     seq: int
     rank: int
     payload: bytes
     sent_at: float = 0.0
     """When the publish was accepted (epoch seconds), for the delivery latency histogram; 0: not measured."""
+
+
+class Follows(msgspec.Struct, frozen=True):
+    """The payload of a ``follows`` event (key: the user): never written to a client."""
+
+    topic: str
+    following: bool
+
+
+_decode_follows = msgspec.json.Decoder(Follows).decode
 
 
 class Presence(msgspec.Struct, frozen=True):
@@ -59,6 +71,10 @@ class Fanout(abc.ABC):
     def __init__(self) -> None:
         self._listeners: dict[str, set[Listener]] = {}
         self._channels: dict[str, set[Listener]] = {}  # live channels: who listens, by name
+        self._topics: dict[str, set[Listener]] = {}  # topics' broadcasts: the connections of their followers here
+        self._topics_of: dict[Listener, set[str]] = {}
+        # The gateway's, when it marks broadcasts per recipient (preferences); else each listener is offered it as is.
+        self.on_broadcast: Callable[[BusEvent, tuple[Listener, ...]], None] | None = None
         self._count = 0
 
     @property
@@ -77,16 +93,37 @@ class Fanout(abc.ABC):
         self._count -= 1
         if not listeners:
             del self._listeners[user_id]
+        for topic in self._topics_of.pop(listener, ()):
+            self._drop(self._topics, topic, listener)
 
     def join(self, channel: str, listener: Listener) -> None:
         self._channels.setdefault(channel, set()).add(listener)
 
     def leave(self, channel: str, listener: Listener) -> None:
-        listeners = self._channels.get(channel)
+        self._drop(self._channels, channel, listener)
+
+    def follow(self, topic: str, listener: Listener) -> None:
+        """Hear the topic's broadcasts: the user follows it (until ``detach``, or a ``follows`` event ends it)."""
+        self._topics.setdefault(topic, set()).add(listener)
+        self._topics_of.setdefault(listener, set()).add(topic)
+
+    def _following(self, event: BusEvent) -> None:
+        """A ``follows`` event: the user followed or unfollowed a topic; their connections here hear it or stop."""
+        change = _decode_follows(event.payload)
+        for listener in tuple(self._listeners.get(event.key, ())):
+            if change.following:
+                self.follow(change.topic, listener)
+            else:
+                self._drop(self._topics, change.topic, listener)
+                self._topics_of.get(listener, set()).discard(change.topic)
+
+    @staticmethod
+    def _drop(index: dict[str, set[Listener]], name: str, listener: Listener) -> None:
+        listeners = index.get(name)
         if listeners is not None:
             listeners.discard(listener)
             if not listeners:
-                del self._channels[channel]
+                del index[name]
 
     def online_here(self, user_id: str) -> bool:
         return user_id in self._listeners
@@ -106,13 +143,38 @@ class Fanout(abc.ABC):
     def deliver_local(self, events: Sequence[BusEvent]) -> int:
         """Offer each event to this process's listeners of its user or channel; returns how many offers were made."""
         offers = 0
-        of_user, of_channel = self._listeners.get, self._channels.get
+        of_user, of_channel, of_topic = self._listeners.get, self._channels.get, self._topics.get
         for event in events:
+            if event.kind == "follows":
+                self._following(event)
+                continue
+            if event.kind == "broadcast":  # to every connection here (""), or a topic's followers' connections
+                listeners = (tuple(of_topic(event.key) or ()) if event.key else
+                             tuple(listener for mine in self._listeners.values() for listener in mine))
+                if self.on_broadcast is not None:
+                    self.on_broadcast(event, listeners)
+                else:
+                    for listener in listeners:
+                        listener.offer(event)
+                offers += len(listeners)
+                continue
+            if not event.key and event.kind != "channel":
+                offers += self._broadcast(event)
+                continue
             listeners = of_channel(event.key) if event.kind == "channel" else of_user(event.key)
             if listeners:
                 for listener in tuple(listeners):
                     listener.offer(event)
                 offers += len(listeners)
+        return offers
+
+    def _broadcast(self, event: BusEvent) -> int:
+        """A change for everyone (key ""; a broadcast's retraction): every listener here (broadcasts.py)."""
+        offers = 0
+        for listeners in tuple(self._listeners.values()):
+            for listener in tuple(listeners):
+                listener.offer(event)
+            offers += len(listeners)
         return offers
 
     def resync_local(self) -> None:

@@ -159,3 +159,23 @@ def test_a_scheduled_publish_waits_for_its_time_and_cancels_by_id_or_by_key(
     while not (items := inbox(herald, user_id)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [(i["id"], i["title"]) for i in items] == [(soon.id, "soon")]  # the cancelled two never went out
+
+
+async def test_a_broadcast_and_its_retraction_reach_a_subscriber(herald: HeraldServer, user_id: str) -> None:
+    """Live, a broadcast has no cursor and its retraction no count (broadcasts.py): the subscriber takes both."""
+    from herald_client import Retracted
+
+    async with AsyncHerald(herald.url, herald.api_key) as async_producer:
+        await async_producer.publish(Target.users(user_id), type="welcome", title="hello")  # Herald knows them now
+        await asyncio.sleep(0.01)
+        token = (await async_producer.mint_token(user_id)).token
+        async with Subscriber(herald.url, token=token) as sub:
+            events = sub.events()
+            ready = await anext(events)
+            assert ready.unread_count == 1
+            sent = await async_producer.publish(Target.all(), type="news", title="for all")
+            item = await asyncio.wait_for(anext(events), 10)
+            assert (item.id, sub.cursor) == (sent.id, ready.cursor)  # the cursor did not move
+            assert await async_producer.retract(sent.id) == 0  # no inbox had copied it yet
+            gone = await asyncio.wait_for(anext(events), 10)
+            assert gone == Retracted([sent.id], "retracted", 1)

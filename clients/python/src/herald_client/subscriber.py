@@ -167,7 +167,8 @@ class Subscriber:
             self.unread_count = int(data["unreadCount"])
             return [ReadChange(list(data.get("ids", [])), bool(data.get("all")), self.unread_count)]
         if kind == "retract":
-            self.unread_count = int(data["unreadCount"])
+            # A broadcast retracted before the inbox copied it comes to everyone alike, without a count.
+            self.unread_count = int(data.get("unreadCount", self.unread_count))
             for item_id in data["ids"]:
                 self._seen.pop(item_id, None)
             return [Retracted(list(data["ids"]), str(data.get("reason", "retracted")), self.unread_count)]
