@@ -143,10 +143,10 @@ export class HeraldBell extends HTMLElement {
     on('change', () => this.#schedule());
     on('status', () => this.#schedule());
     on('notification', ({ item, alert }) => {
-      // Silent: a state update that alerts nobody; dnd: quiet hours, listed without a sound (docs/preferences.md).
+      // Silent: alerts nobody; dnd: quiet hours, listed without a sound (docs/preferences.md).
       if (!alert || item.read || item.silent || item.dnd) return;
       if (item.quiet) return this.#digest();
-      // Off by the user's preferences; watched: another tab of theirs is visible (this one's own report may be stale).
+      // Off by preferences; watched: another tab of theirs is visible (this one's report may be stale).
       if (item.toast !== false) this.#toasts.show(item);
       if (item.system !== false && !item.watched?.some((id) => id !== this.client?.presence.id)) this.#system.show(item, this.#s);
     });
@@ -300,7 +300,7 @@ export class HeraldBell extends HTMLElement {
     });
   }
 
-  /** Escape closes; arrows (or j, k), Home and End move between items; e, u, r, s triage the focused one. @param {KeyboardEvent} event */
+  /** Escape closes; arrows (j, k), Home, End move; e, u, r, s triage the focused item. @param {KeyboardEvent} event */
   #keydown(event) {
     const links = [...this.#el.list.querySelectorAll('.open')];
     const at = links.indexOf(/** @type {Element} */ (this.#root.activeElement));

@@ -90,7 +90,7 @@ export class HeraldClient extends EventTarget {
     this.#applyRead(this.store.markRead([id]), unreadCount, false);
   }
 
-  /** Triage (see Api.triage); the change comes back as a `triage` event here too. @param {string | null} id @param {string} what @param {object} [body] */
+  /** Triage (Api.triage); it comes back as a `triage` event. @param {string | null} id @param {string} what @param {object} [body] */
   async triage(id, what, body) {
     const { unreadCount } = await this.#api.triage(id, what, body);
     this.#settle(unreadCount);
@@ -150,6 +150,8 @@ export class HeraldClient extends EventTarget {
     if (type === 'ready') {
       this.store.position = id;
     } else if (type === 'notification') {
+      // A live broadcast has no cursor of its own.
+      if (data.broadcast) return this.#take(data, null, true);
       this.store.advance(id);
       this.#take(data, id, true);
     } else if (type === 'read') {
@@ -161,7 +163,8 @@ export class HeraldClient extends EventTarget {
       if (id) this.store.advance(id);
       this.store.remove(data.ids);
       this.#emit('retract', { ids: data.ids, reason: data.reason });
-      this.#settle(data.unreadCount);
+      // A live broadcast's retract has no count.
+      data.unreadCount === undefined ? this.#emit('change') : this.#settle(data.unreadCount);
     } else if (type === 'triage') {
       // Archived, snoozed, seen, unread again or acted on, here or elsewhere.
       if (id) this.store.advance(id);

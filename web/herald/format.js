@@ -8,7 +8,7 @@ import { EN } from './i18n.js';
  *   groupCount: number, actors: string[] | null, quiet?: boolean, silent?: boolean, dnd?: boolean,
  *   toast?: boolean, system?: boolean, watched?: string[], replaceKey?: string, avatarUrl?: string,
  *   imageUrl?: string, category?: string, seen?: boolean, archived?: boolean, snoozedUntil?: number,
- *   action?: string, actions?: { id: string, label: string, url?: string, style?: string }[] }} Notification
+ *   action?: string, broadcast?: boolean, actions?: { id: string, label: string, url?: string, style?: string }[] }} Notification
  */
 
 /** @typedef {import('./i18n.js').Strings} Strings */
@@ -48,7 +48,7 @@ export function ago(ms, now = Date.now(), s = EN) {
   return s.relative.format(0, 'second');
 }
 
-// The body's markdown subset: **strong**, *em*, `code`, [label](url). Bounded, so no input backtracks for long.
+// Markdown subset: **strong**, *em*, `code`, [label](url). Bounded: no input backtracks for long.
 const MARKS = /\*\*([^]{1,1000}?)\*\*|\*([^*\s][^*]{0,999}?)\*|`([^`]{1,1000})`|\[([^\]]{1,500})\]\(([^()\s]{1,2048})\)/g;
 const LINKABLE = /^(https?:|mailto:)/i;
 

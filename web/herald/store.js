@@ -60,12 +60,16 @@ export class InboxStore {
         if (old.read && !read && pos && (this.#basePos === null || after(pos, this.#basePos))) this.#fresh.set(item.id, pos);
         return 'update';
       }
+      // A live broadcast's copy: new if the count is older.
+      if (old.broadcast && !old.read && pos && (this.#basePos === null || after(pos, this.#basePos))) this.#fresh.set(item.id, pos);
       if (!item.read || old.read) return 'duplicate';
       this.#setRead(old);
       return 'read';
     }
     this.#items.set(item.id, { ...item });
     this.#sorted = null;
+    // A live broadcast: new until the next count.
+    if (item.broadcast && !item.read) this.#fresh.set(item.id, '0');
     // An unknown id with groupCount > 1 grew from an item the count already has.
     if (pos && !item.read && item.groupCount === 1 && (this.#basePos === null || after(pos, this.#basePos))) {
       this.#fresh.set(item.id, pos);
