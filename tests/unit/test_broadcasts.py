@@ -2,31 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import AsyncIterator
 
-import pytest
 from sqlalchemy import event, func, select
 
-from herald.db import migrate
-from herald.models import broadcasts, inbox_items, topic_follows_ended, users
+from herald.models import broadcasts, inbox_items, notifications, topic_follows_ended, users
 from herald.services import Services
-from herald.settings import load_settings
 from herald.wire import PublishRequest, Target, now_ms
-from tests.herald_server import create_postgres_database, drop_postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def services(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Services]:
-    url = create_postgres_database() if request.param == "postgres" else ""
-    settings = load_settings({"HERALD_DATA_DIR": str(tmp_path), "HERALD_DATABASE_URL": url,
-                              "HERALD_API_KEYS": "k" * 32, "HERALD_SECRET": "s" * 32})
-    await asyncio.to_thread(migrate, settings.effective_database_url)
-    built = Services.build(settings)
-    yield built
-    await built.db.close()
-    if url:
-        drop_postgres_database(url)
+from tests.unit.test_publish import services  # noqa: F401 - the fixture: real services on each database, not started
 
 
 async def add_users(services: Services, prefix: str, count: int, created_at: int) -> None:
@@ -85,7 +67,6 @@ async def test_a_topic_follow_ending_later_keeps_what_came_while_following(servi
             topic="deals", user_id="f-0", followed_at=now - 9_000, ended_at=now - 5_000))
         note = {"id": "01J0000000000000000000DEAL", "type": "t", "title": "deal", "body": "", "priority": "medium",
                 "target": {"topic": "deals"}, "recipients": 1, "producer": "p", "created_at": now - 7_000}
-        from herald.models import notifications
         await conn.execute(notifications.insert().values(**note))
         await services.broadcasts.record(conn, note["id"], "deals", note["created_at"])
     await services.publisher.catch_up(["f-0", "f-1"])
