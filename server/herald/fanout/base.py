@@ -149,8 +149,7 @@ class Fanout(abc.ABC):
                 self._following(event)
                 continue
             if event.kind == "broadcast":  # to every connection here (""), or a topic's followers' connections
-                listeners = (tuple(of_topic(event.key) or ()) if event.key else
-                             tuple(listener for mine in self._listeners.values() for listener in mine))
+                listeners = tuple(of_topic(event.key) or ()) if event.key else self._everyone()
                 if self.on_broadcast is not None:
                     self.on_broadcast(event, listeners)
                 else:
@@ -158,8 +157,11 @@ class Fanout(abc.ABC):
                         listener.offer(event)
                 offers += len(listeners)
                 continue
-            if not event.key and event.kind != "channel":
-                offers += self._broadcast(event)
+            if not event.key and event.kind != "channel":  # a change for everyone: a broadcast's retraction
+                everyone = self._everyone()
+                for listener in everyone:
+                    listener.offer(event)
+                offers += len(everyone)
                 continue
             listeners = of_channel(event.key) if event.kind == "channel" else of_user(event.key)
             if listeners:
@@ -168,14 +170,9 @@ class Fanout(abc.ABC):
                 offers += len(listeners)
         return offers
 
-    def _broadcast(self, event: BusEvent) -> int:
-        """A change for everyone (key ""; a broadcast's retraction): every listener here (broadcasts.py)."""
-        offers = 0
-        for listeners in tuple(self._listeners.values()):
-            for listener in tuple(listeners):
-                listener.offer(event)
-            offers += len(listeners)
-        return offers
+    def _everyone(self) -> tuple[Listener, ...]:
+        """Every listener here, for what goes to all of them (key ""): a broadcast to ``all``, its retraction."""
+        return tuple(listener for mine in self._listeners.values() for listener in mine)
 
     def resync_local(self) -> None:
         """After a bus outage: every local listener re-reads what it may have missed."""
